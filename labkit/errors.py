@@ -1,0 +1,32 @@
+"""Errors a learner can act on: each carries one message that says what to do.
+
+In a notebook, labkit shows these as one red line instead of a traceback (see notebook.py);
+everywhere else they are ordinary exceptions, so nbval and pytest still see the failure.
+"""
+
+
+class LabError(Exception):
+    """Base for every error labkit raises on purpose."""
+
+
+class CommandFailed(LabError):
+    """A shell command exited non-zero or ran past its timeout."""
+
+    def __init__(self, command: str, returncode: int | None, tail: str) -> None:
+        self.command = command
+        self.returncode = returncode
+        self.tail = tail
+        what = "timed out" if returncode is None else f"exited with code {returncode}"
+        super().__init__(f"`{command}` {what}. Last lines of its output:\n{tail}")
+
+
+class DockerUnavailable(LabError):
+    """No Docker engine answers."""
+
+
+class CheckFailed(LabError):
+    """A lab self-check found the wrong state; the message carries the hint."""
+
+
+class CatalogError(LabError):
+    """The image catalog is missing or does not name what was asked for."""

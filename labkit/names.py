@@ -1,0 +1,58 @@
+"""Labels, names and ports: what lets labs run side by side and be cleaned up precisely.
+
+Every container, image, network and volume a lab creates carries LABEL_KEY=<lab id>, so
+`python -m labkit clean` can remove exactly those and nothing the learner had before.
+"""
+
+import re
+import secrets
+import socket
+
+LABEL_KEY = "org.containerizing-dotnet.lab"
+IMAGE_PREFIX = "containerizing-dotnet"
+LOOPBACK = "127.0.0.1"
+
+_LAB_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def check_lab_id(lab_id: str) -> str:
+    if not _LAB_ID.match(lab_id):
+        raise ValueError(f"lab id {lab_id!r}: use lower-case letters, digits and dashes, e.g. '03-dockerfiles'")
+    return lab_id
+
+
+def labels(lab_id: str) -> dict[str, str]:
+    """The labels every resource of this lab carries."""
+    return {LABEL_KEY: check_lab_id(lab_id)}
+
+
+def label_flags(lab_id: str) -> str:
+    """The same labels as Docker CLI flags (`--label key=value`)."""
+    return " ".join(f"--label {key}={value}" for key, value in labels(lab_id).items())
+
+
+def run_id() -> str:
+    """A short random id that makes names unique per notebook run."""
+    return secrets.token_hex(3)
+
+
+def container_name(lab_id: str, what: str, run: str) -> str:
+    return f"cdn-{check_lab_id(lab_id)}-{what}-{run}"
+
+
+def image_tag(lab_id: str, what: str, tag: str = "latest") -> str:
+    """A stable, per-lab image tag: rebuilding overwrites it, other labs never touch it."""
+    return f"{IMAGE_PREFIX}/{check_lab_id(lab_id)}-{what}:{tag}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
