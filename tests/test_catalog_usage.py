@@ -1,0 +1,61 @@
+"""Image references come from the catalog (images.toml) and nowhere else."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from labkit import catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILES = sorted(
+    p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts
+)
+NOTEBOOKS = sorted(ROOT.glob("solutions/*/lab.ipynb"))
+IMAGE_LITERAL = re.compile(r"mcr\.microsoft\.com/|\bregistry:2\b")
+TAG_ARG = re.compile(r"^ARG DOTNET_TAG=(\S+)\s*$", re.MULTILINE)
+FROM_LINE = re.compile(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)", re.MULTILINE)
+
+
+def literal_image_refs(notebook: Path) -> list[str]:
+    """Lines of code cells that spell an image reference instead of asking the catalog."""
+    cells = json.loads(notebook.read_text("utf-8"))["cells"]
+    return [
+        line.strip()
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if IMAGE_LITERAL.search(line) and not line.lstrip().startswith("#")
+    ]
+
+
+def test_literal_detection_catches_a_hard_coded_tag(tmp_path: Path) -> None:
+    bad = tmp_path / "lab.ipynb"
+    cell = {"cell_type": "code", "source": ["run('docker pull mcr.microsoft.com/dotnet/sdk:10.0')\n"]}
+    bad.write_text(json.dumps({"cells": [cell]}))
+    assert literal_image_refs(bad) == ["run('docker pull mcr.microsoft.com/dotnet/sdk:10.0')"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_notebook_code_takes_images_from_the_catalog(notebook: Path) -> None:
+    assert literal_image_refs(notebook) == []
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_dockerfile_tag_argument_defaults_to_the_catalog_tag(dockerfile: Path) -> None:
+    text = dockerfile.read_text("utf-8")
+    defaults = TAG_ARG.findall(text)
+    if "$DOTNET_TAG" not in text and "${DOTNET_TAG}" not in text:
+        pytest.skip("this Dockerfile uses no .NET base image")
+    assert defaults == [catalog.dotnet_tag()], "declare `ARG DOTNET_TAG=<catalog tag>` once, before the first FROM"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_dockerfile_base_images_are_catalog_images(dockerfile: Path) -> None:
+    text = dockerfile.read_text("utf-8")
+    refs = {entry.ref for entry in catalog.images()}
+    stages = re.findall(r"^FROM\s.*\bAS\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
+    for base in FROM_LINE.findall(text):
+        resolved = base.replace("${DOTNET_TAG}", catalog.dotnet_tag()).replace("$DOTNET_TAG", catalog.dotnet_tag())
+        assert resolved in refs or resolved in stages or resolved == "scratch", f"{base} is not in images.toml"

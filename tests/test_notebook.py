@@ -1,0 +1,29 @@
+"""In a notebook, labkit's errors show as one red line, and the cell still fails."""
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+
+def _run(*sources: str) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    client = NotebookClient(notebook, kernel_name="python3", timeout=60)
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    return notebook
+
+
+def test_lab_error_is_one_line_and_stops_the_notebook() -> None:
+    notebook = _run("import labkit", "raise labkit.CheckFailed('no image. Hint: build it')", "print('not reached')")
+    error = notebook.cells[1].outputs[-1]
+    assert error.output_type == "error"
+    assert len(error.traceback) == 1
+    assert "CheckFailed: no image. Hint: build it" in error.traceback[0]
+    assert notebook.cells[2].outputs == []
+
+
+def test_other_errors_keep_their_full_traceback() -> None:
+    notebook = _run("import labkit", "def f():\n    return 1 / 0\nf()")
+    assert len(notebook.cells[1].outputs[-1].traceback) > 1
