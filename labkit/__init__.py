@@ -2,10 +2,10 @@
 
 In a notebook:
 
-    from labkit import Lab, run, catalog, check
+    from labkit import Lab, run, catalog, checks
     lab = Lab("03-dockerfiles")
     run(f"docker build {lab.label_flags} -t {lab.image('api')} .")
-    check.image_exists(lab.image("api"))
+    checks.image_exists(lab.image("api"))
 """
 
 from labkit import catalog, notebook

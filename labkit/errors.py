@@ -25,7 +25,15 @@ class DockerUnavailable(LabError):
 
 
 class CheckFailed(LabError):
-    """A lab self-check found the wrong state; the message carries the hint."""
+    """A lab self-check found the wrong state; the message carries the hint.
+
+    `shown` is True when the check already printed its red line and hint, so a notebook
+    need not repeat them.
+    """
+
+    def __init__(self, message: str, shown: bool = False) -> None:
+        super().__init__(message)
+        self.shown = shown
 
 
 class CatalogError(LabError):

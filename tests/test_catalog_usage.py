@@ -9,9 +9,7 @@ import pytest
 from labkit import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILES = sorted(
-    p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts
-)
+DOCKERFILES = sorted(p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts)
 NOTEBOOKS = sorted(ROOT.glob("solutions/*/lab.ipynb"))
 IMAGE_LITERAL = re.compile(r"mcr\.microsoft\.com/|\bregistry:2\b")
 TAG_ARG = re.compile(r"^ARG DOTNET_TAG=(\S+)\s*$", re.MULTILINE)

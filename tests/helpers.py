@@ -1,0 +1,104 @@
+"""Plain helpers for labkit's tests (the Docker fixtures are in tests/fixtures.py)."""
+
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+
+from labkit import names
+
+TEST_LAB = "labkit-tests"
+LABELS = names.labels(TEST_LAB)
+
+BuildImage = Callable[..., str]  # the build_image fixture
+StartContainer = Callable[..., Any]  # the start_container fixture
+MakeLabResources = Callable[[str], dict[str, str]]  # the lab_resources fixture
+WEB_IMAGE = """\
+FROM {base}
+COPY index.html /www/index.html
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+"""
+WEB_FILES = {"index.html": "<h1>hello labkit</h1>\n"}
+Answer = Callable[[http.server.BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+
+
+@dataclass
+class Made:
+    """What this session created, removed at its end."""
+
+    run_tag: str
+    containers: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+
+    def remove_all(self, docker_client: docker.DockerClient) -> None:
+        # Also course-labelled containers named with this session's tag that a failed start never returned.
+        strays = docker_client.containers.list(all=True, filters={"label": names.LABEL_KEY, "name": self.run_tag})
+        for container in [*self.containers, *(c.id for c in strays)]:
+            with suppress(NotFound):
+                docker_client.containers.get(container).remove(force=True, v=True)
+        for image in reversed(self.images):  # derived images before their bases
+            with suppress(NotFound, APIError):
+                docker_client.images.remove(image, force=True)
+        for network in self.networks:
+            with suppress(NotFound):
+                docker_client.networks.get(network).remove()
+        for volume in self.volumes:
+            with suppress(NotFound):
+                docker_client.volumes.get(volume).remove(force=True)
+
+
+@contextmanager
+def http_server(answer: Answer) -> Iterator[str]:
+    """Serve on a free loopback port in a thread; `answer(request)` gives (status, headers, body)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, headers, body = answer(self)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((names.LOOPBACK, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{names.LOOPBACK}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def catalog_file(folder: Path, refs: dict[str, str]) -> Path:
+    """An images.toml with these keys and refs (for LABKIT_CATALOG)."""
+    sections = ['[dotnet]\nchannel = "10.0"\ntag = "10.0"\n']
+    sections += [f'[images.{key}]\nref = "{ref}"\nrole = "test"\n' for key, ref in refs.items()]
+    path = folder / "images.toml"
+    path.write_text("\n".join(sections))
+    return path
+
+
+def exists(docker_client: docker.DockerClient, kind: str, resource_id: str) -> bool:
+    collection = getattr(docker_client, f"{kind}s")
+    try:
+        collection.get(resource_id)
+    except NotFound:
+        return False
+    return True

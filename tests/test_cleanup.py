@@ -1,0 +1,40 @@
+"""labkit.cleanup: find and remove exactly what carries the course label of one lab."""
+
+import pytest
+from docker import DockerClient
+
+from labkit import cleanup
+from tests.helpers import MakeLabResources, exists
+
+pytest_plugins = ["tests.fixtures"]
+
+KINDS = ["container", "image", "network", "volume"]
+
+
+@pytest.mark.docker
+def test_find_lists_a_labs_resources_containers_first(lab_resources: MakeLabResources, run_tag: str) -> None:
+    lab_id = f"labkit-tests-find-{run_tag}"
+    made = lab_resources(lab_id)
+    found = cleanup.find(lab_id)
+    assert [r.kind for r in found] == KINDS
+    assert {r.kind: r.id for r in found} == made
+    assert {r.lab for r in found} == {lab_id}
+    assert found[0].name == lab_id
+
+
+@pytest.mark.docker
+def test_dry_run_removes_nothing_and_remove_removes_everything(
+    lab_resources: MakeLabResources, run_tag: str, docker_client: DockerClient
+) -> None:
+    lab_id = f"labkit-tests-remove-{run_tag}"
+    made = lab_resources(lab_id)
+    assert [r.kind for r in cleanup.remove(lab_id, dry_run=True)] == KINDS
+    assert all(exists(docker_client, kind, made[kind]) for kind in KINDS)
+    assert [r.kind for r in cleanup.remove(lab_id)] == KINDS
+    assert not any(exists(docker_client, kind, made[kind]) for kind in KINDS)
+    assert cleanup.remove(lab_id) == []
+
+
+def test_label_filter() -> None:
+    assert cleanup.label_filter(None) == "org.containerizing-dotnet.lab"
+    assert cleanup.label_filter("03-dockerfiles") == "org.containerizing-dotnet.lab=03-dockerfiles"

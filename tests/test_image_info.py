@@ -1,0 +1,44 @@
+"""image_info: the pieces of `docker image inspect` the checks and tables read."""
+
+import pytest
+
+from labkit import image_info
+
+pytest_plugins = ["tests.fixtures"]
+
+INFO = {
+    "Size": 12_345_678,
+    "RootFS": {"Type": "layers", "Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]},
+    "Config": {"User": "app", "Env": ["PATH=/usr/bin", "APP_UID=1654", "EMPTY=", "URLS=http://+:8080;x=y"]},
+}
+
+
+@pytest.mark.docker
+def test_inspect_of_a_missing_image_says_what_to_do(run_tag: str) -> None:
+    with pytest.raises(image_info.ImageMissing, match="docker pull"):
+        image_info.inspect(f"labkit-tests/absent-{run_tag}:1")
+    assert image_info.exists(f"labkit-tests/absent-{run_tag}:1") is False
+
+
+@pytest.mark.docker
+def test_inspect_returns_the_engines_data(busybox: str) -> None:
+    info = image_info.inspect(busybox)
+    assert info["RepoTags"] == [busybox] and image_info.exists(busybox)
+    assert len(image_info.layers(info)) == 1 and image_info.user(info) == ""
+
+
+def test_fields_of_the_inspect_data() -> None:
+    assert image_info.size_mb(INFO) == 12.3
+    assert image_info.layers(INFO) == INFO["RootFS"]["Layers"]
+    assert image_info.user(INFO) == "app"
+    assert image_info.env(INFO) == {"PATH": "/usr/bin", "APP_UID": "1654", "EMPTY": "", "URLS": "http://+:8080;x=y"}
+    assert image_info.short_digest("sha256:" + "a" * 64) == "a" * 12
+
+
+def test_missing_fields_read_as_empty() -> None:
+    assert (image_info.layers({}), image_info.user({}), image_info.env({}), image_info.config({})) == ([], "", {}, {})
+
+
+def test_common_prefix_stops_at_the_first_difference() -> None:
+    assert image_info.common_prefix(["a", "b", "c"], ["a", "b", "x", "c"]) == ["a", "b"]
+    assert image_info.common_prefix(["a"], ["b", "a"]) == []

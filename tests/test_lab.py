@@ -1,0 +1,53 @@
+"""Lab: one notebook run's labels, names, ports and cleanup."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from docker import DockerClient
+
+from labkit import Lab, web
+from labkit.names import LOOPBACK
+from tests.helpers import WEB_FILES, WEB_IMAGE, BuildImage
+
+pytest_plugins = ["tests.fixtures"]
+
+
+def test_a_lab_names_its_resources(tmp_path: Path) -> None:
+    lab = Lab("03-dockerfiles", folder=tmp_path)
+    assert lab.dir == tmp_path
+    assert lab.labels == {"org.containerizing-dotnet.lab": "03-dockerfiles"}
+    assert lab.label_flags == "--label org.containerizing-dotnet.lab=03-dockerfiles"
+    assert lab.image("api") == "containerizing-dotnet/03-dockerfiles-api:latest"
+    assert lab.name("api") == f"cdn-03-dockerfiles-api-{lab.run_id}"
+
+
+def test_a_lab_id_must_be_a_plain_name() -> None:
+    with pytest.raises(ValueError, match="lower-case"):
+        Lab("Lab 3")
+
+
+@pytest.mark.docker
+def test_two_labs_started_at_once_get_different_names_and_ports(
+    build_image: BuildImage, run_tag: str, docker_client: DockerClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = build_image("web", WEB_IMAGE, WEB_FILES)
+    labs = [Lab(f"labkit-tests-twins-{run_tag}") for _ in range(2)]  # the same notebook, run twice at once
+
+    def start(lab: Lab) -> tuple[str, int]:
+        port = lab.port()
+        docker_client.containers.run(
+            image, detach=True, name=lab.name("web"), labels=lab.labels, ports={"8080/tcp": (LOOPBACK, port)}
+        )
+        return lab.name("web"), port
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            (name_a, port_a), (name_b, port_b) = pool.map(start, labs)
+        assert name_a != name_b and port_a != port_b
+        for port in (port_a, port_b):
+            assert "hello labkit" in web.wait_for_http(f"http://{LOOPBACK}:{port}/", timeout=30).body
+    finally:
+        removed = labs[0].cleanup()
+    assert sorted(r.name for r in removed) == sorted(lab.name("web") for lab in labs)
+    assert "Removed 2 resource(s)" in capsys.readouterr().out

@@ -1,0 +1,43 @@
+"""labkit.registry: where an image comes from, and whether that registry answers."""
+
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from labkit import registry
+from labkit.names import LOOPBACK, free_port
+from tests.helpers import http_server
+
+
+@pytest.mark.parametrize(
+    ("ref", "host"),
+    [
+        ("mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com"),
+        ("registry:2", "docker.io"),
+        ("library/ubuntu:24.04", "docker.io"),
+        ("127.0.0.1:5000/course/api:1", "127.0.0.1:5000"),
+        ("localhost/api", "localhost"),
+    ],
+)
+def test_host(ref: str, host: str) -> None:
+    assert registry.host(ref) == host
+
+
+def test_api_url() -> None:
+    assert registry.api_url("mcr.microsoft.com") == "https://mcr.microsoft.com/v2/"
+    assert registry.api_url("docker.io") == "https://registry-1.docker.io/v2/"
+    assert registry.api_url("127.0.0.1:5000") == "http://127.0.0.1:5000/v2/"
+
+
+def test_probe_counts_any_http_status_as_an_answer() -> None:
+    def unauthorized(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 401, {}, b"{}"
+
+    with http_server(unauthorized) as base:
+        answers, detail = registry.probe(base.removeprefix("http://"))
+    assert answers and "HTTP 401" in detail
+
+
+def test_probe_reports_a_registry_that_does_not_answer() -> None:
+    answers, detail = registry.probe(f"{LOOPBACK}:{free_port()}", timeout=1)
+    assert not answers and "refused" in detail.lower()

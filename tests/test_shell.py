@@ -1,0 +1,52 @@
+"""labkit.run: echo the command, stream its output, return it, raise when it fails."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import run
+from labkit.errors import CommandFailed
+from labkit.shell import tail
+
+
+def test_run_echoes_streams_and_returns_the_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("echo one; echo two >&2") == "one\ntwo\n"
+    assert capsys.readouterr().out == "$ echo one; echo two >&2\none\ntwo\n"
+
+
+def test_run_takes_a_list_and_quotes_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["printf", "%s|", "a b", "c"], quiet=True) == "a b|c|"
+    assert capsys.readouterr().out == ""
+
+
+def test_run_raises_with_the_exit_code_and_the_tail_of_the_output() -> None:
+    with pytest.raises(CommandFailed, match="exited with code 3") as failed:
+        run("seq 1 40; exit 3", quiet=True)
+    assert failed.value.returncode == 3
+    assert failed.value.tail.splitlines() == [str(n) for n in range(16, 41)]
+
+
+def test_run_uses_pipefail() -> None:
+    with pytest.raises(CommandFailed):
+        run("false | cat", quiet=True)
+
+
+def test_run_without_check_returns_the_output_of_a_failure() -> None:
+    assert run("echo partial; exit 1", quiet=True, check=False) == "partial\n"
+
+
+def test_run_stops_the_whole_command_at_its_timeout() -> None:
+    started = time.monotonic()
+    with pytest.raises(CommandFailed, match="timed out") as failed:
+        run("sleep 30 | cat", quiet=True, timeout=1, check=False)
+    assert failed.value.returncode is None
+    assert time.monotonic() - started < 10
+
+
+def test_run_honours_cwd_and_env(tmp_path: Path) -> None:
+    assert run("pwd; echo $LABKIT_TEST", cwd=tmp_path, env={"LABKIT_TEST": "yes"}, quiet=True) == f"{tmp_path}\nyes\n"
+
+
+def test_tail_keeps_the_last_lines() -> None:
+    assert tail("a\nb\nc\n", 2) == "b\nc"

@@ -1,0 +1,67 @@
+"""labkit.web: HTTP answers (errors included), waiting for a server, running a web container."""
+
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from labkit import web
+from labkit.docker_access import client
+from labkit.errors import CheckFailed
+from labkit.names import LOOPBACK, free_port
+from tests.helpers import LABELS, WEB_FILES, WEB_IMAGE, BuildImage, http_server
+
+pytest_plugins = ["tests.fixtures"]
+
+
+def _answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+    if request.path == "/missing":
+        return 404, {}, b"no such page"
+    return 200, {}, "héllo".encode()
+
+
+def test_get_returns_status_and_body_also_for_an_http_error() -> None:
+    with http_server(_answer) as base:
+        assert web.get(base + "/") == web.HttpAnswer(200, "héllo")
+        assert web.get(base + "/missing") == web.HttpAnswer(404, "no such page")
+
+
+def test_get_raises_when_nothing_listens() -> None:
+    with pytest.raises(OSError):
+        web.get(f"http://{LOOPBACK}:{free_port()}/", timeout=1)
+
+
+def test_wait_for_http_returns_the_first_answer() -> None:
+    with http_server(_answer) as base:
+        assert web.wait_for_http(base + "/missing", timeout=5).status == 404
+
+
+def test_wait_for_http_gives_up_after_its_timeout() -> None:
+    with pytest.raises(CheckFailed, match="nothing answered within 1s"):
+        web.wait_for_http(f"http://{LOOPBACK}:{free_port()}/", timeout=1)
+
+
+@pytest.mark.docker
+def test_run_web_publishes_on_loopback_and_waits(build_image: BuildImage, run_tag: str) -> None:
+    image = build_image("web", WEB_IMAGE, WEB_FILES)
+    container, base = web.run_web(image, name=f"labkit-tests-runweb-{run_tag}", labels=LABELS, timeout=30)
+    try:
+        assert base.startswith(f"http://{LOOPBACK}:")
+        assert "hello labkit" in web.get(base + "/").body
+        container.reload()
+        binding = container.attrs["HostConfig"]["PortBindings"]["8080/tcp"][0]
+        assert binding["HostIp"] == LOOPBACK and base.endswith(f":{binding['HostPort']}")
+        assert container.labels == LABELS
+    finally:
+        container.remove(force=True)
+
+
+@pytest.mark.docker
+def test_run_web_reports_a_container_that_exits(busybox: str, run_tag: str) -> None:
+    name = f"labkit-tests-exits-{run_tag}"
+    try:
+        with pytest.raises(CheckFailed, match=r"the container exited[\s\S]*port 8080 is not here"):
+            web.run_web(
+                busybox, name=name, labels=LABELS, timeout=30, command=["sh", "-c", "echo port 8080 is not here"]
+            )
+    finally:
+        client().containers.get(name).remove(force=True)
