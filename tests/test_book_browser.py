@@ -1,0 +1,154 @@
+"""The built book, as a reader's browser shows it: pages render with their titles, the diagrams load,
+and the search page finds what the chapters teach.
+
+Needs the built book (`jupyter-book build . -W --keep-going` writes _build/html) and Debian's
+`chromium` and `chromium-driver`. Without them the tests skip with the reason, except in CI
+(CI=true), where a missing prerequisite is a failure. A screenshot of the home page is saved to
+_build/screenshots/home.png for the CI artifacts.
+"""
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SCREENSHOT = ROOT / "_build" / "screenshots" / "home.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1000",
+)
+WAIT_SECONDS = 30
+FIRST_LAB = "labs/01-containers/lab"
+
+
+def missing_prerequisite() -> str | None:
+    """Why the browser test cannot run here, or None when it can."""
+    if not (HTML / "index.html").is_file():
+        return f"the book is not built ({HTML} is missing): run `jupyter-book build . -W --keep-going`"
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not program.is_file():
+            return f"{program} is missing: install Debian's chromium and chromium-driver"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    """The built book served over HTTP on a free loopback port, as a reader's browser would get it."""
+    reason = missing_prerequisite()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the browser test must run in CI, but {reason}")
+        pytest.skip(reason)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(HTML)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access log on the test output."""
+
+
+@pytest.fixture(scope="module")
+def browser(site: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def open_page(browser: Any, url: str) -> str:
+    """Load `url`, wait for its main heading, and return the heading's text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    heading = WebDriverWait(browser, WAIT_SECONDS).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "article h1"))
+    )
+    return str(heading.get_attribute("textContent")).strip().rstrip("#¶").strip()
+
+
+def notebook_title(entry: str) -> str:
+    """The '# ' title in the first cell of a notebook (the heading the book page shows)."""
+    notebook = json.loads((ROOT / f"{entry}.ipynb").read_text(encoding="utf-8"))
+    opening = "".join(notebook["cells"][0]["source"])
+    return next(line[2:].strip() for line in opening.splitlines() if line.startswith("# "))
+
+
+def test_home_page_renders_and_is_captured(site: str, browser: Any) -> None:
+    assert open_page(browser, f"{site}/") == "Containerizing .NET"
+    assert "Containerizing .NET" in browser.title
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT)), "chromium could not save the screenshot"
+    assert SCREENSHOT.stat().st_size > 10_000, "the screenshot is implausibly small: an empty page?"
+
+
+def test_chapter_renders_with_its_diagrams(site: str, browser: Any) -> None:
+    assert open_page(browser, f"{site}/book/dotnet-images.html").endswith("The official .NET images")
+    widths = browser.execute_script(
+        "return Array.from(document.querySelectorAll('img.diagram'), img => img.naturalWidth)"
+    )
+    assert len(widths) == 2, f"expected the layer stack and the multi-stage diagrams, found {len(widths)}"
+    assert all(width > 0 for width in widths), f"a diagram did not load: natural widths {widths}"
+
+
+def test_lab_page_renders_with_its_title(site: str, browser: Any) -> None:
+    assert open_page(browser, f"{site}/{FIRST_LAB}.html") == notebook_title(FIRST_LAB)
+
+
+def test_search_finds_multi_stage_builds(site: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{site}/search.html?q=multi-stage")
+
+    def results_mentioning_it(driver: Any) -> list[Any]:
+        items = driver.find_elements(By.CSS_SELECTOR, "#search-results li")
+        return [item for item in items if "multi-stage" in item.text.lower()]
+
+    found = WebDriverWait(browser, WAIT_SECONDS).until(
+        results_mentioning_it, message="the search page showed no result mentioning 'multi-stage'"
+    )
+    pages = [item.find_element(By.TAG_NAME, "a").get_attribute("href") for item in found]
+    assert any(page.split("#")[0].endswith("/book/dotnet-images.html") for page in pages), pages
