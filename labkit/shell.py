@@ -20,6 +20,13 @@ DEFAULT_TIMEOUT = 900.0
 TAIL_LINES = 25
 
 
+class Output(str):
+    """A command's output: an ordinary string that a notebook does not echo a second time."""
+
+    def _ipython_display_(self) -> None:
+        """The output was already streamed while the command ran."""
+
+
 def run(
     command: str | Sequence[str],
     *,
@@ -28,7 +35,7 @@ def run(
     env: Mapping[str, str] | None = None,
     quiet: bool = False,
     check: bool = True,
-) -> str:
+) -> Output:
     """Run `command` through bash, echo it, stream its output, and return that output.
 
     Raises CommandFailed when it exits non-zero (unless check=False) or runs past `timeout`
@@ -61,7 +68,7 @@ def run(
     output = "".join(lines)
     if returncode != 0 and (check or returncode is None):
         raise CommandFailed(text, returncode, tail(output))
-    return output
+    return Output(output)
 
 
 def tail(output: str, count: int = TAIL_LINES) -> str:

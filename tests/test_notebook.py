@@ -27,3 +27,12 @@ def test_lab_error_is_one_line_and_stops_the_notebook() -> None:
 def test_other_errors_keep_their_full_traceback() -> None:
     notebook = _run("import labkit", "def f():\n    return 1 / 0\nf()")
     assert len(notebook.cells[1].outputs[-1].traceback) > 1
+
+
+def test_run_output_is_not_echoed_twice() -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("from labkit import run\nrun('echo streamed once')")]
+    NotebookClient(notebook, kernel_name="python3", timeout=60).execute()
+    texts = [output.get("text", "") for output in notebook.cells[0].outputs]
+    assert "".join(texts).count("streamed once") == 2  # the `$ echo ...` line and the output line
+    assert all(output.output_type == "stream" for output in notebook.cells[0].outputs)
