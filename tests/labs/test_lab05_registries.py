@@ -1,0 +1,114 @@
+"""Lab 5's check cells fail, with their hints, on a wrong learner state."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker.models.containers import Container
+
+from labkit import CheckFailed, catalog, cleanup, names, web
+from labkit.docker_access import client
+from tests.labs import check_cells, wrong_state
+
+NOTEBOOK = check_cells.SOLUTIONS / "05-registries" / "lab.ipynb"
+LAB_ID = "test-lab05"
+
+
+@pytest.fixture
+def namespace() -> dict[str, Any]:
+    return check_cells.setup(NOTEBOOK, LAB_ID)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_resources() -> Iterator[None]:
+    yield
+    cleanup.remove(LAB_ID)
+
+
+@pytest.fixture(scope="module")
+def small_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A labelled image on runtime-deps, like the lab's, never pushed anywhere."""
+    base = catalog.image("runtime-deps")
+    return wrong_state.build(LAB_ID, tmp_path_factory.mktemp("small"), f"FROM {base}\nLABEL release=test\n")
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[tuple[Container, str]]:
+    """A running registry (the catalog's image) on a free loopback port."""
+    port = names.free_port()
+    container = client().containers.run(
+        catalog.image("registry"),
+        detach=True,
+        name=wrong_state.unique(LAB_ID, "registry"),
+        labels=names.labels(LAB_ID),
+        ports={"5000/tcp": (names.LOOPBACK, port)},
+    )
+    address = f"{names.LOOPBACK}:{port}"
+    web.wait_for_http(f"http://{address}/v2/", container)
+    yield container, address
+    container.remove(force=True, v=True)
+
+
+def _tag(image: str, ref: str) -> str:
+    repository, _, tag = ref.rpartition(":")
+    client().images.get(image).tag(repository, tag)
+    return ref
+
+
+def test_name_check_fails_when_the_defaults_are_not_applied(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match=re.escape("add docker.io/")):
+        check_cells.run_check(NOTEBOOK, 1, namespace, full_name=lambda ref: ref)
+
+
+@pytest.mark.docker
+def test_registry_check_fails_when_the_registry_is_not_running(namespace: dict[str, Any]) -> None:
+    stopped = client().containers.create(
+        namespace["REGISTRY_IMAGE"], name=wrong_state.unique(LAB_ID, "registry"), labels=names.labels(LAB_ID)
+    )
+    with pytest.raises(CheckFailed, match="is created"):
+        check_cells.run_check(NOTEBOOK, 2, namespace, REGISTRY_NAME=stopped.name, REGISTRY="127.0.0.1:9")
+
+
+@pytest.mark.docker
+def test_build_check_fails_when_there_is_no_image(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match="There is no image"):
+        check_cells.run_check(NOTEBOOK, 3, namespace, LOCAL=f"containerizing-dotnet/{LAB_ID}-never-built:1")
+
+
+@pytest.mark.docker
+def test_push_check_fails_when_the_image_was_only_tagged(namespace: dict[str, Any], small_image: str) -> None:
+    repository = f"127.0.0.1:9/containerizing-dotnet/{LAB_ID}-hello"
+    remote = _tag(small_image, f"{repository}:1")
+    with pytest.raises(CheckFailed, match="tagging is not pushing"):
+        check_cells.run_check(NOTEBOOK, 4, namespace, REMOTE=remote, REPOSITORY=repository)
+
+
+@pytest.mark.docker
+def test_registry_api_check_fails_when_the_tag_holds_another_image(
+    namespace: dict[str, Any], small_image: str, registry: tuple[Container, str], tmp_path: Path
+) -> None:
+    _, address = registry
+    path = f"containerizing-dotnet/{LAB_ID}-hello"
+    remote = _tag(small_image, f"{address}/{path}:1")
+    client().images.push(f"{address}/{path}", tag="1")
+    other = wrong_state.build(LAB_ID, tmp_path, f"FROM {catalog.image('runtime-deps')}\nLABEL release=other\n")
+    _tag(other, remote)  # the name now means an image that was never pushed
+    with pytest.raises(CheckFailed, match=r"push \S+ again"):
+        check_cells.run_check(
+            NOTEBOOK, 5, namespace, REGISTRY=address, REPO_PATH=path, REMOTE=remote, REPOSITORY=f"{address}/{path}"
+        )
+
+
+@pytest.mark.docker
+def test_pull_check_fails_when_the_image_is_another_one(namespace: dict[str, Any], small_image: str) -> None:
+    with pytest.raises(CheckFailed, match="is another image"):
+        check_cells.run_check(NOTEBOOK, 6, namespace, REMOTE=small_image, RELEASE_1_ID="sha256:" + "0" * 64)
+
+
+@pytest.mark.docker
+def test_digest_check_fails_when_the_tag_did_not_move(namespace: dict[str, Any], small_image: str) -> None:
+    same = client().images.get(small_image).id
+    with pytest.raises(CheckFailed, match=re.escape("build release 1.1")):
+        check_cells.run_check(NOTEBOOK, 7, namespace, PINNED=small_image, REMOTE=small_image, RELEASE_1_ID=same)

@@ -1,0 +1,39 @@
+"""Docker resources that stand for a learner's wrong state, labelled with the test's lab id."""
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from docker.models.containers import Container
+
+from labkit import names
+from labkit.docker_access import client
+
+
+def unique(lab_id: str, what: str) -> str:
+    """A container name, or an image tag under containerizing-dotnet/, unique to this call."""
+    return f"cdn-{lab_id}-{what}-{secrets.token_hex(3)}"
+
+
+def build(lab_id: str, context: Path, dockerfile: str, files: dict[str, str] | None = None) -> str:
+    """Build `dockerfile` (with `files` beside it) in `context`; returns its labelled tag."""
+    context.mkdir(parents=True, exist_ok=True)
+    (context / "Dockerfile").write_text(dockerfile)
+    for name, text in (files or {}).items():
+        (context / name).write_text(text)
+    tag = names.image_tag(lab_id, unique(lab_id, "image").removeprefix("cdn-"))
+    client().images.build(path=str(context), tag=tag, labels=names.labels(lab_id), rm=True, forcerm=True)
+    return tag
+
+
+def sleeper(lab_id: str, image: str, **options: Any) -> Container:
+    """A running container of `image` whose main process is `sleep infinity` (no network)."""
+    options.setdefault("network_mode", "none")
+    return client().containers.run(
+        image,
+        ["sleep", "infinity"],
+        name=unique(lab_id, "sleeper"),
+        labels=names.labels(lab_id),
+        detach=True,
+        **options,
+    )
