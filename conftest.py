@@ -18,7 +18,7 @@ from labkit.errors import DockerUnavailable
 
 DOCKER_MARKERS = ("docker", "offline_world")
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
-LAB_TIMES_REPORT = Path("_build/reports/lab-times.json")
+LAB_TIMES_REPORT = Path(__file__).resolve().parent / "_build" / "reports" / "lab-times.json"
 
 _lab_seconds: defaultdict[str, float] = defaultdict(float)
 

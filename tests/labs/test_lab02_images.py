@@ -1,0 +1,112 @@
+"""Lab 2's check cells fail, with their hints, on a wrong learner state."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit import CheckFailed, catalog, cleanup, images
+from tests.labs import check_cells, wrong_state
+
+NOTEBOOK = check_cells.SOLUTIONS / "02-images" / "lab.ipynb"
+LAB_ID = "test-lab02"
+NEVER_PULLED = catalog.image("sdk").rpartition("/")[0] + "/never-pulled:10.0"  # a name in the .NET registry
+
+
+@pytest.fixture
+def namespace() -> dict[str, Any]:
+    return check_cells.setup(NOTEBOOK, LAB_ID)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_resources() -> Iterator[None]:
+    yield
+    cleanup.remove(LAB_ID)
+
+
+@pytest.fixture(scope="module")
+def unrelated(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Three small images that share no layer with each other or with the .NET images."""
+    return [
+        wrong_state.build(
+            LAB_ID, tmp_path_factory.mktemp(f"scratch{n}"), "FROM scratch\nCOPY n.txt /\n", {"n.txt": str(n)}
+        )
+        for n in range(3)
+    ]
+
+
+def _on(base: str, tmp_path: Path, instructions: str) -> str:
+    """A labelled image FROM `base` with `instructions` added."""
+    return wrong_state.build(LAB_ID, tmp_path, f"FROM {base}\n{instructions}\n", {"extra.txt": "extra\n"})
+
+
+@pytest.mark.docker
+def test_pull_check_fails_when_an_image_is_missing(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match=re.escape(f"Pull it with `docker pull {NEVER_PULLED}`")):
+        check_cells.run_check(NOTEBOOK, 1, namespace, DOTNET_IMAGES=[NEVER_PULLED])
+
+
+@pytest.mark.docker
+def test_pull_check_fails_on_an_unsupported_tag(namespace: dict[str, Any]) -> None:
+    old_sdk = catalog.image("sdk").rpartition(":")[0] + ":8.0"  # end of support: 2026-11-10
+    with pytest.raises(CheckFailed, match="out of support"):
+        check_cells.run_check(NOTEBOOK, 1, namespace, DOTNET_IMAGES=[namespace["RUNTIME"]], SDK=old_sdk)
+
+
+@pytest.mark.docker
+def test_history_check_fails_for_an_unrelated_image(namespace: dict[str, Any], unrelated: list[str]) -> None:
+    with pytest.raises(CheckFailed, match="share no layers"):
+        check_cells.run_check(NOTEBOOK, 2, namespace, ASPNET=unrelated[0])
+
+
+@pytest.mark.docker
+def test_sharing_check_fails_for_an_unrelated_image(namespace: dict[str, Any], unrelated: list[str]) -> None:
+    with pytest.raises(CheckFailed, match="share no layers"):
+        check_cells.run_check(NOTEBOOK, 3, namespace, SDK=unrelated[0])
+
+
+@pytest.mark.docker
+def test_disk_check_fails_when_the_images_share_nothing(namespace: dict[str, Any], unrelated: list[str]) -> None:
+    namespace.update(DOTNET_IMAGES=unrelated, SDK=unrelated[-1])
+    check_cells.run_cell(NOTEBOOK, 4, 1, namespace)  # measures the disk use
+    with pytest.raises(CheckFailed, match=re.escape("same .NET version")):
+        check_cells.run_check(NOTEBOOK, 4, namespace)
+
+
+@pytest.mark.docker
+def test_disk_check_fails_when_the_largest_image_does_not_hold_the_others(
+    namespace: dict[str, Any], tmp_path: Path
+) -> None:
+    on_runtime = _on(namespace["RUNTIME"], tmp_path, "COPY extra.txt /")  # shares runtime's layers, not aspnet's
+    namespace.update(DOTNET_IMAGES=[namespace["RUNTIME"], namespace["ASPNET"], on_runtime], SDK=on_runtime)
+    check_cells.run_cell(NOTEBOOK, 4, 1, namespace)
+    with pytest.raises(CheckFailed, match="every runtime and aspnet layer is also an sdk layer"):
+        check_cells.run_check(NOTEBOOK, 4, namespace)
+
+
+@pytest.mark.docker
+def test_digest_check_fails_for_another_images_digest(namespace: dict[str, Any]) -> None:
+    runtime_repository = namespace["RUNTIME"].rpartition(":")[0]
+    digests = [d for d in images.inspect(namespace["RUNTIME"])["RepoDigests"] if d.startswith(runtime_repository)]
+    if not digests:
+        pytest.skip("the runtime image was not pulled from a registry, so it has no digest")
+    with pytest.raises(CheckFailed, match="RepoDigests"):
+        check_cells.run_check(
+            NOTEBOOK, 5, namespace, SDK_BY_DIGEST=digests[0], SDK_REPOSITORY=namespace["SDK"].rpartition(":")[0]
+        )
+
+
+@pytest.mark.docker
+def test_config_check_fails_when_the_port_was_changed(namespace: dict[str, Any], tmp_path: Path) -> None:
+    changed = _on(namespace["ASPNET"], tmp_path, "ENV ASPNETCORE_HTTP_PORTS=5000")
+    with pytest.raises(CheckFailed, match="ASPNETCORE_HTTP_PORTS='5000'"):
+        check_cells.run_check(NOTEBOOK, 6, namespace, ASPNET=changed)
+
+
+@pytest.mark.docker
+def test_config_check_fails_when_a_user_was_set(namespace: dict[str, Any], tmp_path: Path) -> None:
+    changed = _on(namespace["ASPNET"], tmp_path, "USER app")
+    with pytest.raises(CheckFailed, match="this one was changed"):
+        check_cells.run_check(NOTEBOOK, 6, namespace, ASPNET=changed)

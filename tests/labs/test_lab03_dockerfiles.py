@@ -1,0 +1,117 @@
+"""Lab 3's check cells fail, with their hints, on a wrong learner state."""
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit import CheckFailed, catalog, cleanup, names
+from labkit.docker_access import client
+from tests.labs import check_cells, wrong_state
+
+NOTEBOOK = check_cells.SOLUTIONS / "03-dockerfiles" / "lab.ipynb"
+LAB_ID = "test-lab03"
+SOURCES_FIRST = """\
+ARG DOTNET_TAG=10.0
+FROM mcr.microsoft.com/dotnet/sdk:$DOTNET_TAG
+ARG TARGETARCH
+WORKDIR /source
+COPY api/ .
+RUN dotnet restore -a $TARGETARCH
+RUN dotnet publish -a $TARGETARCH --no-restore -o /app
+ENTRYPOINT ["./Api"]
+"""
+# The restore step's place is all the cache check looks at: a stand-in step keeps the test fast.
+FAKE_RESTORE = """\
+FROM {base}
+COPY source.txt /source/
+RUN echo "dotnet restore would run here" > /source/restored.txt
+"""
+
+
+@pytest.fixture
+def namespace() -> dict[str, Any]:
+    return check_cells.setup(NOTEBOOK, LAB_ID)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_resources() -> Iterator[None]:
+    yield
+    cleanup.remove(LAB_ID)
+
+
+@pytest.mark.docker
+def test_build_check_fails_when_there_is_no_image(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match="There is no image"):
+        check_cells.run_check(NOTEBOOK, 1, namespace, API=f"containerizing-dotnet/{LAB_ID}-never-built:latest")
+
+
+@pytest.mark.docker
+def test_build_check_fails_when_the_image_is_not_on_the_sdk(namespace: dict[str, Any], tmp_path: Path) -> None:
+    unrelated = wrong_state.build(LAB_ID, tmp_path, "FROM scratch\nCOPY Api.dll /app/\n", {"Api.dll": "not a dll"})
+    with pytest.raises(CheckFailed, match="share no layers"):
+        check_cells.run_check(NOTEBOOK, 1, namespace, API=unrelated)
+
+
+@pytest.mark.docker
+def test_build_check_fails_on_an_unsupported_tag(namespace: dict[str, Any], tmp_path: Path) -> None:
+    base = wrong_state.build(LAB_ID, tmp_path / "base", f"FROM {catalog.image('runtime-deps')}\nLABEL base=old\n")
+    old_base = f"{base.rpartition(':')[0]}:8.0"  # a .NET 8 tag: end of support 2026-11-10
+    client().images.get(base).tag(old_base)
+    api = wrong_state.build(LAB_ID, tmp_path / "api", f"FROM {old_base}\nCOPY Api.dll /app/\n", {"Api.dll": "x"})
+    with pytest.raises(CheckFailed, match="out of support"):
+        check_cells.run_check(NOTEBOOK, 1, namespace, API=api, SDK=old_base)
+
+
+@pytest.mark.docker
+def test_build_check_fails_when_nothing_was_published(namespace: dict[str, Any], tmp_path: Path) -> None:
+    unpublished = wrong_state.build(LAB_ID, tmp_path, f"FROM {namespace['SDK']}\nWORKDIR /source\n")
+    with pytest.raises(CheckFailed, match=re.escape("/app/Api.dll is not in the image")):
+        check_cells.run_check(NOTEBOOK, 1, namespace, API=unpublished)
+
+
+@pytest.mark.docker
+def test_run_check_fails_when_nothing_answers(namespace: dict[str, Any]) -> None:
+    # http_contains waits 30 s for an answer before it fails
+    with pytest.raises(CheckFailed, match=re.escape("-p 127.0.0.1:PORT:8080")):
+        check_cells.run_check(NOTEBOOK, 2, namespace, URL=f"http://{names.LOOPBACK}:{names.free_port()}")
+
+
+def test_order_check_fails_when_sources_are_copied_before_restore(
+    namespace: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "Dockerfile").write_text(SOURCES_FIRST)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckFailed, match=re.escape("copies api/ before `dotnet restore`")):
+        check_cells.run_check(NOTEBOOK, 3, namespace)
+
+
+@pytest.mark.docker
+def test_dockerignore_check_fails_when_bin_reaches_the_image(namespace: dict[str, Any], tmp_path: Path) -> None:
+    with_bin = wrong_state.build(
+        LAB_ID,
+        tmp_path,
+        f"FROM {catalog.image('runtime-deps')}\nCOPY local-build-output.txt /source/bin/\n",
+        {"local-build-output.txt": "built on my machine\n"},
+    )
+    with pytest.raises(CheckFailed, match=re.escape("List `**/bin/` and `**/obj/` in .dockerignore")):
+        check_cells.run_check(NOTEBOOK, 4, namespace, API=with_bin)
+
+
+def test_cache_check_fails_when_the_rebuild_is_slower(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match="the machine was busy"):
+        check_cells.run_check(NOTEBOOK, 5, namespace, cold=5.0, rebuild=9.0)
+
+
+@pytest.mark.docker
+def test_cache_check_fails_when_restore_runs_again(namespace: dict[str, Any], tmp_path: Path) -> None:
+    dockerfile = FAKE_RESTORE.format(base=catalog.image("runtime-deps"))
+    cold = wrong_state.build(LAB_ID, tmp_path, dockerfile, {"source.txt": "one\n"})
+    time.sleep(1.1)  # history times have a resolution of one second
+    rebuilt = wrong_state.build(LAB_ID, tmp_path, dockerfile, {"source.txt": "two\n"})
+    check_cells.run_cell(NOTEBOOK, 5, 3, namespace)  # defines step_created()
+    with pytest.raises(CheckFailed, match=re.escape("Not yet: the rebuild took `dotnet restore` from the cache")):
+        check_cells.run_check(NOTEBOOK, 5, namespace, cold=5.0, rebuild=2.0, COLD=cold, API=rebuilt)
