@@ -1,0 +1,97 @@
+"""Measure what the course claims about speed and size, on this machine, from real runs.
+
+    python benchmarks/bench.py            # after `python -m pytest` (it reads the lab times)
+
+Writes _build/reports/benchmark.md (and prints it): the sizes of the catalog images, the disk
+they really take, the cold build and the rebuild after a one-line change of Lab 4's multi-stage
+image and of its single-stage (sdk) twin, their image sizes, and each lab's wall time as the
+test suite measured it. The build runs in a temporary copy of the lab, so the repository is never
+touched, and every image it makes carries the course label and is removed at the end.
+"""
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from labkit import catalog, cleanup, images, names, run
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "_build" / "reports"
+LAB = ROOT / "solutions" / "04-dev-vs-prod"
+BENCH_ID = "benchmark"
+OFFICIAL = ("sdk", "aspnet", "runtime", "runtime-deps")
+
+
+def timed_build(context: Path, dockerfile: str, tag: str, extra: str = "") -> float:
+    started = time.monotonic()
+    run(
+        f"docker build {names.label_flags(BENCH_ID)} --build-arg DOTNET_TAG={catalog.dotnet_tag()} "
+        f"-f {dockerfile} -t {tag} {extra} .",
+        cwd=context,
+        quiet=True,
+    )
+    return time.monotonic() - started
+
+
+def build_times(context: Path) -> dict[str, float]:
+    multi = names.image_tag(BENCH_ID, "multi-stage")
+    cold = timed_build(context, "Dockerfile", multi, "--no-cache")
+    source = context / "api" / "Program.cs"
+    source.write_text(source.read_text() + f"\n// benchmark edit {time.time_ns()}\n")
+    rebuild = timed_build(context, "Dockerfile", multi)
+    single = timed_build(context, "Dockerfile.sdk", names.image_tag(BENCH_ID, "single-stage"), "--no-cache")
+    return {
+        "multi-stage, cold (--no-cache)": cold,
+        "multi-stage, rebuild after a one-line change": rebuild,
+        "single-stage on sdk, cold (--no-cache)": single,
+    }
+
+
+def markdown_table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(times: dict[str, float]) -> str:
+    refs = [entry.ref for entry in catalog.images() if images.exists(entry.ref)]
+    sizes = images.table(refs)
+    usage = images.disk_usage([catalog.image(key) for key in OFFICIAL])
+    app_sizes = images.table([names.image_tag(BENCH_ID, "single-stage"), names.image_tag(BENCH_ID, "multi-stage")])
+    parts = [
+        "## Image sizes (uncompressed, as `docker image ls` shows them)",
+        markdown_table(("image", "MB", "layers"), [(r.image, r.size_mb, r.layers) for r in sizes.itertuples()]),
+        f"sdk + aspnet + runtime + runtime-deps: {usage.sum_of_sizes_mb} MB added up, "
+        f"{usage.on_disk_mb} MB on disk (shared layers stored once).",
+        "## Lab 4's app: build times and image sizes",
+        markdown_table(("build", "seconds"), [(what, f"{seconds:.1f}") for what, seconds in times.items()]),
+        markdown_table(("image", "MB"), [(r.image, r.size_mb) for r in app_sizes.itertuples()]),
+    ]
+    lab_times = REPORTS / "lab-times.json"
+    if lab_times.exists():
+        data = json.loads(lab_times.read_text())
+        rows = [(Path(path).parent.name, f"{seconds:.1f}") for path, seconds in sorted(data["seconds"].items())]
+        parts += ["## Lab wall times (solution notebooks under nbval)", markdown_table(("lab", "seconds"), rows)]
+        parts.append(f"All labs: {data['total']:.0f} s.")
+    return "\n\n".join(parts) + "\n"
+
+
+def main() -> int:
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            context = Path(folder) / LAB.name
+            shutil.copytree(LAB, context, ignore=shutil.ignore_patterns("bin", "obj", "*.ipynb"))
+            text = report(build_times(context))
+    finally:
+        cleanup.remove(BENCH_ID)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "benchmark.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
