@@ -396,15 +396,14 @@ def engine_predates(path: Path, pid_file: Path = DOCKERD_PID) -> bool:
     """True when the running dockerd started before `path` was written.
 
     BuildKit inside dockerd 20.10 reads /etc/docker/certs.d and the registry mirrors once, when
-    dockerd starts; `docker pull` reads them on every pull."""
+    dockerd starts; `docker pull` reads them on every pull. dockerd writes its pid file as it
+    starts, so that file's modification time is the start time, to the nanosecond."""
     try:
-        pid = int(_read(pid_file).strip())
-        ticks = int(_read(Path(f"/proc/{pid}/stat")).rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in _read(Path("/proc/stat")).splitlines() if line.startswith("btime"))
-    except (ValueError, IndexError, StopIteration):
+        started = pid_file.stat().st_mtime_ns
+        written = path.stat().st_mtime_ns
+    except FileNotFoundError:
         return False
-    started = boot + ticks / os.sysconf("SC_CLK_TCK")
-    return path.exists() and path.stat().st_mtime > started
+    return written > started
 
 
 def ensure_shim() -> Path:
