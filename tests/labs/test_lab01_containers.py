@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from docker.models.containers import Container
 
-from labkit import CheckFailed, catalog, cleanup, names
+from labkit import CheckFailed, catalog, names
 from labkit.docker_access import client
 from tests.labs import check_cells, wrong_state
 
@@ -20,16 +20,9 @@ OTHER_UID = 1654  # the .NET images' app user: not the user running the tests
 
 
 @pytest.fixture
-def namespace() -> Iterator[dict[str, Any]]:
-    found = check_cells.setup(NOTEBOOK, LAB_ID)
-    yield found
-    shutil.rmtree(found["WORK"], ignore_errors=True)  # the scratch folder the setup cells made
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
+def namespace(namespace: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield namespace
+    shutil.rmtree(namespace["WORK"], ignore_errors=True)  # the scratch folder the setup cells made
 
 
 def _exited(image: str, command: list[str], **options: Any) -> Container:

@@ -1,29 +1,17 @@
 """Lab 2's check cells fail, with their hints, on a wrong learner state."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog, cleanup, images
+from labkit import CheckFailed, catalog, images
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "02-images" / "lab.ipynb"
 LAB_ID = "test-lab02"
 NEVER_PULLED = catalog.image("sdk").rpartition("/")[0] + "/never-pulled:10.0"  # a name in the .NET registry
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 @pytest.fixture(scope="module")

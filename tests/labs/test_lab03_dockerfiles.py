@@ -2,13 +2,12 @@
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog, cleanup, names
+from labkit import CheckFailed, catalog, names
 from labkit.docker_access import client
 from tests.labs import check_cells, wrong_state
 
@@ -30,17 +29,6 @@ FROM {base}
 COPY source.txt /source/
 RUN echo "dotnet restore would run here" > /source/restored.txt
 """
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 @pytest.mark.docker

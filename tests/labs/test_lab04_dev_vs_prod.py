@@ -1,13 +1,12 @@
 """Lab 4's check cells fail, with their hints, on a wrong learner state."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog, cleanup, names
+from labkit import CheckFailed, catalog, names
 from labkit.docker_access import client
 from tests.helpers import http_server
 from tests.labs import check_cells, wrong_state
@@ -16,17 +15,6 @@ NOTEBOOK = check_cells.SOLUTIONS / "04-dev-vs-prod" / "lab.ipynb"
 LAB_ID = "test-lab04"
 LABELS = names.labels(LAB_ID)
 GREETING = '{"message":"Hello from ASP.NET Core in a container!"}'
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 @pytest.fixture(scope="module")

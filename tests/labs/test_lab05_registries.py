@@ -8,23 +8,12 @@ from typing import Any
 import pytest
 from docker.models.containers import Container
 
-from labkit import CheckFailed, catalog, cleanup, names, web
+from labkit import CheckFailed, catalog, names, web
 from labkit.docker_access import client
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "05-registries" / "lab.ipynb"
 LAB_ID = "test-lab05"
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 @pytest.fixture(scope="module")

@@ -1,29 +1,17 @@
 """Lab 6's check cells fail, with their hints, on a wrong learner state."""
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from labkit import CheckFailed, cleanup, releases
+from labkit import CheckFailed, releases
 from tests.labs import check_cells
 
 NOTEBOOK = check_cells.SOLUTIONS / "06-choosing-images" / "lab.ipynb"
 LAB_ID = "test-lab06"
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 def test_tag_check_fails_on_a_pattern_without_variants_and_architecture(namespace: dict[str, Any]) -> None:

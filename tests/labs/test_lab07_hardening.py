@@ -1,27 +1,15 @@
 """Lab 7's check cells fail, with their hints, on a wrong learner state."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog, cleanup
+from labkit import CheckFailed, catalog
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "07-hardening" / "lab.ipynb"
 LAB_ID = "test-lab07"
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 def _app_image(tmp_path_factory: pytest.TempPathFactory, base_key: str, last_line: str = "") -> str:

@@ -1,7 +1,6 @@
 """Lab 8's check cells fail, with their hints, on a wrong learner state."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +8,7 @@ import pytest
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from labkit import CheckFailed, Lab, catalog, cleanup, names, web
+from labkit import CheckFailed, Lab, catalog, names, web
 from labkit.docker_access import client
 from tests.helpers import http_server
 from tests.labs import check_cells, wrong_state
@@ -17,17 +16,6 @@ from tests.labs import check_cells, wrong_state
 NOTEBOOK = check_cells.SOLUTIONS / "08-publish-container" / "lab.ipynb"
 LAB_ID = "test-lab08"
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def namespace() -> dict[str, Any]:
-    return check_cells.setup(NOTEBOOK, LAB_ID)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_resources() -> Iterator[None]:
-    yield
-    cleanup.remove(LAB_ID)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,22 @@
+"""Fixtures every lab's wrong-state tests share; each test module names its NOTEBOOK and LAB_ID."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from labkit import cleanup
+from tests.labs import check_cells
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The notebook's setup cells, run with the test's own lab id."""
+    return check_cells.setup(request.module.NOTEBOOK, request.module.LAB_ID)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_resources(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a module's tests created carries its LAB_ID label; remove it all at the end."""
+    yield
+    cleanup.remove(request.module.LAB_ID)
