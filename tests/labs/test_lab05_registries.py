@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from docker.models.containers import Container
 
-from labkit import CheckFailed, catalog, names, web
+from labkit import CheckFailed, catalog, names
 from labkit.docker_access import client
 from tests.labs import check_cells, wrong_state
 
@@ -25,17 +25,7 @@ def small_image(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def registry() -> Iterator[tuple[Container, str]]:
-    """A running registry (the catalog's image) on a free loopback port."""
-    port = names.free_port()
-    container = client().containers.run(
-        catalog.image("registry"),
-        detach=True,
-        name=wrong_state.unique(LAB_ID, "registry"),
-        labels=names.labels(LAB_ID),
-        ports={"5000/tcp": (names.LOOPBACK, port)},
-    )
-    address = f"{names.LOOPBACK}:{port}"
-    web.wait_for_http(f"http://{address}/v2/", container)
+    container, address = wrong_state.registry(LAB_ID)
     yield container, address
     container.remove(force=True, v=True)
 

@@ -8,7 +8,7 @@ import pytest
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from labkit import CheckFailed, Lab, catalog, names, web
+from labkit import CheckFailed, Lab, catalog, names
 from labkit.docker_access import client
 from tests.helpers import http_server
 from tests.labs import check_cells, wrong_state
@@ -26,17 +26,7 @@ def network() -> Network:
 @pytest.fixture(scope="module")
 def registry_off_the_network() -> tuple[Container, str]:
     """An empty registry on a loopback port, on the default network only."""
-    port = names.free_port()
-    container = client().containers.run(
-        catalog.image("registry"),
-        detach=True,
-        name=wrong_state.unique(LAB_ID, "registry"),
-        labels=names.labels(LAB_ID),
-        ports={"5000/tcp": (names.LOOPBACK, port)},
-    )
-    address = f"{names.LOOPBACK}:{port}"
-    web.wait_for_http(f"http://{address}/v2/", container)
-    return container, address
+    return wrong_state.registry(LAB_ID)
 
 
 def _image(tmp_path: Path, dockerfile: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from docker.models.containers import Container
 
-from labkit import names
+from labkit import catalog, names, web
 from labkit.docker_access import client
 
 
@@ -37,3 +37,18 @@ def sleeper(lab_id: str, image: str, **options: Any) -> Container:
         detach=True,
         **options,
     )
+
+
+def registry(lab_id: str) -> tuple[Container, str]:
+    """A running, empty registry (the catalog's image) on a free loopback port, and its address."""
+    port = names.free_port()
+    container = client().containers.run(
+        catalog.image("registry"),
+        detach=True,
+        name=unique(lab_id, "registry"),
+        labels=names.labels(lab_id),
+        ports={"5000/tcp": (names.LOOPBACK, port)},
+    )
+    address = f"{names.LOOPBACK}:{port}"
+    web.wait_for_http(f"http://{address}/v2/", container)
+    return container, address
