@@ -76,7 +76,14 @@ def http_server(answer: Answer) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer((names.LOOPBACK, 0), Handler)
+    with serve(Handler) as url:
+        yield url
+
+
+@contextmanager
+def serve(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Run an HTTP server with this handler on a free loopback port in a thread; yields its URL."""
+    server = http.server.ThreadingHTTPServer((names.LOOPBACK, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -9,14 +9,15 @@ _build/screenshots/home.png for the CI artifacts.
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers import serve
 
 pytestmark = pytest.mark.browser
 
@@ -62,14 +63,8 @@ def site() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the browser test must run in CI, but {reason}")
         pytest.skip(reason)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(HTML)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(partial(QuietHandler, directory=str(HTML))) as url:
+        yield url
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
