@@ -4,7 +4,6 @@ Hooks rather than fixtures, because nbval's notebook cells are plain pytest Item
 fixtures do not reach.
 """
 
-import contextlib
 import json
 import os
 from collections import defaultdict
@@ -14,7 +13,6 @@ import pytest
 
 from labkit import cleanup
 from labkit.docker_access import reachable
-from labkit.errors import DockerUnavailable
 
 DOCKER_MARKERS = ("docker", "offline_world")
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
@@ -61,17 +59,12 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return
     if nextitem is not None and nextitem.path == item.path:
         return
-    _remove_lab_resources(lab_id_of(item.path))
+    cleanup.remove_if_reachable(lab_id_of(item.path))
 
 
 def lab_id_of(notebook: Path) -> str:
     """A lab's id is its folder name (solutions/03-dockerfiles/lab.ipynb -> 03-dockerfiles)."""
     return notebook.parent.name
-
-
-def _remove_lab_resources(lab_id: str) -> None:
-    with contextlib.suppress(DockerUnavailable):
-        cleanup.remove(lab_id)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -1,10 +1,12 @@
 """Remove what the course created, found by its label, and nothing else."""
 
+import contextlib
 from dataclasses import dataclass
 
 from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
+from labkit.errors import DockerUnavailable
 from labkit.names import LABEL_KEY
 
 
@@ -24,13 +26,15 @@ def find(lab_id: str | None = None) -> list[Resource]:
     """Every course-labelled resource (of one lab, or of all labs), containers first."""
     docker = client()
     flt = {"label": label_filter(lab_id)}
+    # The listing endpoints answer in one call: nothing that disappears meanwhile (a --rm
+    # container, another notebook's cleanup) can turn up half-listed.
     found = [
-        Resource("container", c.id, c.name, c.labels.get(LABEL_KEY, ""))
-        for c in docker.containers.list(all=True, filters=flt)
+        Resource("container", c["Id"], c["Names"][0].lstrip("/"), (c.get("Labels") or {}).get(LABEL_KEY, ""))
+        for c in docker.api.containers(all=True, filters=flt)
     ]
     found += [
-        Resource("image", i.id, ", ".join(i.tags) or i.short_id, i.labels.get(LABEL_KEY, ""))
-        for i in docker.images.list(filters=flt)
+        Resource("image", i["Id"], _image_name(i), (i.get("Labels") or {}).get(LABEL_KEY, ""))
+        for i in docker.api.images(filters=flt)
     ]
     found += [
         Resource("network", n.id, n.name, (n.attrs.get("Labels") or {}).get(LABEL_KEY, ""))
@@ -43,31 +47,51 @@ def find(lab_id: str | None = None) -> list[Resource]:
     return found
 
 
+def _image_name(summary: dict[str, object]) -> str:
+    tags = [tag for tag in summary.get("RepoTags") or [] if tag != "<none>:<none>"]  # type: ignore[attr-defined]
+    return ", ".join(tags) or str(summary["Id"]).removeprefix("sha256:")[:12]
+
+
 def remove(lab_id: str | None = None, dry_run: bool = False) -> list[Resource]:
     """Remove the course-labelled resources (containers, then images, networks, volumes).
 
-    Returns what was (or, with dry_run, would be) removed. Something already gone is skipped.
+    Returns what was (or, with dry_run, would be) removed. Something already gone is skipped;
+    something still in use by a resource the course did not create (a network another container
+    joined, an image a learner's container runs) is kept, with one line that says so.
     """
     found = find(lab_id)
-    if not dry_run:
-        for resource in found:
-            _remove_one(resource)
-    return found
+    if dry_run:
+        return found
+    removed = []
+    for resource in found:
+        problem = _remove_one(resource)
+        if problem is None:
+            removed.append(resource)
+        else:
+            print(f"Kept {resource.kind} {resource.name}: {problem}")
+    return removed
 
 
-def _remove_one(resource: Resource) -> None:
-    docker = client()
+def remove_if_reachable(lab_id: str) -> None:
+    """Test teardown: remove a lab's resources, and do nothing when no engine answers."""
+    with contextlib.suppress(DockerUnavailable):
+        remove(lab_id)
+
+
+def _remove_one(resource: Resource) -> str | None:
+    """None when the resource is gone, else why the engine kept it."""
+    docker = client().api
     try:
         if resource.kind == "container":
-            docker.containers.get(resource.id).remove(force=True, v=True)
+            docker.remove_container(resource.id, force=True, v=True)
         elif resource.kind == "image":
-            docker.images.remove(resource.id, force=True)
+            docker.remove_image(resource.id, force=True)
         elif resource.kind == "network":
-            docker.networks.get(resource.id).remove()
+            docker.remove_network(resource.id)
         else:
-            docker.volumes.get(resource.id).remove(force=True)
+            docker.remove_volume(resource.id, force=True)
     except NotFound:
-        pass
+        return None
     except APIError as exc:
-        if exc.status_code != 409:  # 409: an image still used by a removed container's child
-            raise
+        return str(exc.explanation or exc)
+    return None

@@ -3,8 +3,8 @@
 import pytest
 from docker import DockerClient
 
-from labkit import cleanup
-from tests.helpers import MakeLabResources, exists
+from labkit import cleanup, names
+from tests.helpers import MakeLabResources, StartContainer, exists
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -38,3 +38,23 @@ def test_dry_run_removes_nothing_and_remove_removes_everything(
 def test_label_filter() -> None:
     assert cleanup.label_filter(None) == "org.containerizing-dotnet.lab"
     assert cleanup.label_filter("03-dockerfiles") == "org.containerizing-dotnet.lab=03-dockerfiles"
+
+
+@pytest.mark.docker
+def test_a_resource_in_use_by_something_else_is_kept_with_a_message(
+    busybox: str,
+    start_container: StartContainer,
+    run_tag: str,
+    docker_client: DockerClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lab_id = f"labkit-tests-in-use-{run_tag}"
+    network = docker_client.networks.create(f"{lab_id}-net", labels=names.labels(lab_id))
+    other = start_container(busybox, ["sleep", "60"], what="joiner", network_mode=network.name)
+    try:
+        assert cleanup.remove(lab_id) == []
+        assert f"Kept network {network.name}" in capsys.readouterr().out
+        assert exists(docker_client, "network", network.id)
+    finally:
+        other.remove(force=True)
+        network.remove()

@@ -19,4 +19,4 @@ def namespace(request: pytest.FixtureRequest) -> dict[str, Any]:
 def remove_test_resources(request: pytest.FixtureRequest) -> Iterator[None]:
     """Whatever a module's tests created carries its LAB_ID label; remove it all at the end."""
     yield
-    cleanup.remove(request.module.LAB_ID)
+    cleanup.remove_if_reachable(request.module.LAB_ID)
