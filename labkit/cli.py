@@ -5,6 +5,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from docker.errors import DockerException
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -86,6 +87,11 @@ def run_book(args: argparse.Namespace) -> int:
     return result
 
 
+def report_error(message: str) -> int:
+    Console(stderr=True).print(Text(f"✘ {message}", style="red"), soft_wrap=True)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -94,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(words)
         result: int = args.run(args)
     except LabError as exc:
-        Console(stderr=True).print(Text(f"✘ {exc}", style="red"), soft_wrap=True)
-        return 2
+        return report_error(str(exc))
+    except DockerException as exc:  # an engine's refusal is one line too, never a traceback
+        return report_error(str(exc).strip().split("\n", 1)[0] or type(exc).__name__)
     except KeyboardInterrupt:
         return 130
     return result

@@ -8,8 +8,8 @@ from docker.errors import DockerException
 from labkit.errors import DockerUnavailable
 
 START_HINT = (
-    "Start Docker Desktop (Windows, macOS) or the engine (Linux: `sudo systemctl start docker`), "
-    "then run `python -m labkit doctor`."
+    "Start Docker Desktop (Windows, macOS) or the engine (Linux: `sudo systemctl start docker`); "
+    "if it runs, check `docker context ls` or DOCKER_HOST; then run `python -m labkit doctor`."
 )
 
 

@@ -36,5 +36,9 @@ class CheckFailed(LabError):
         self.shown = shown
 
 
+class InvalidName(LabError, ValueError):
+    """A lab id or name that Docker would not accept."""
+
+
 class CatalogError(LabError):
     """The image catalog is missing or does not name what was asked for."""

@@ -7,10 +7,10 @@ pay for importing pandas and matplotlib. Reads only fields API 1.41 and newer en
 
 from typing import Any
 
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
-from labkit.errors import LabError
+from labkit.errors import InvalidName, LabError
 
 MB = 1_000_000  # as `docker image ls` counts
 
@@ -28,6 +28,10 @@ def inspect(ref: str) -> dict[str, Any]:
             f"There is no image {ref} on this Docker engine. Build it (run the `docker build` cell "
             f"again), or pull it (`docker pull {ref}`)."
         ) from None
+    except APIError as exc:
+        if exc.status_code == 400:
+            raise InvalidName(f"{ref!r} is not a valid image reference: names are lower-case, e.g. `app:1`.") from None
+        raise
     return info
 
 

@@ -8,6 +8,8 @@ import re
 import secrets
 import socket
 
+from labkit.errors import InvalidName
+
 LABEL_KEY = "org.containerizing-dotnet.lab"
 IMAGE_PREFIX = "containerizing-dotnet"
 LOOPBACK = "127.0.0.1"
@@ -17,7 +19,7 @@ _LAB_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 def check_lab_id(lab_id: str) -> str:
     if not _LAB_ID.match(lab_id):
-        raise ValueError(f"lab id {lab_id!r}: use lower-case letters, digits and dashes, e.g. '03-dockerfiles'")
+        raise InvalidName(f"lab id {lab_id!r}: use lower-case letters, digits and dashes, e.g. '03-dockerfiles'")
     return lab_id
 
 

@@ -64,6 +64,9 @@ def run(
     except subprocess.TimeoutExpired:
         _stop_group(proc)
         returncode = None
+    except BaseException:  # "Interrupt kernel" or Ctrl+C: the command's own session never sees it
+        _stop_group(proc)
+        raise
     reader.join(timeout=5)
     output = "".join(lines)
     if returncode != 0 and (check or returncode is None):

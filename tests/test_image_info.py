@@ -3,6 +3,7 @@
 import pytest
 
 from labkit import image_info
+from labkit.errors import InvalidName
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -42,3 +43,9 @@ def test_missing_fields_read_as_empty() -> None:
 def test_common_prefix_stops_at_the_first_difference() -> None:
     assert image_info.common_prefix(["a", "b", "c"], ["a", "b", "x", "c"]) == ["a", "b"]
     assert image_info.common_prefix(["a"], ["b", "a"]) == []
+
+
+@pytest.mark.docker
+def test_an_invalid_reference_is_one_clear_error() -> None:
+    with pytest.raises(InvalidName, match="not a valid image reference"):
+        image_info.inspect("MyApp:Latest")

@@ -1,5 +1,7 @@
 """labkit.run: echo the command, stream its output, return it, raise when it fails."""
 
+import _thread
+import threading
 import time
 from pathlib import Path
 
@@ -50,3 +52,25 @@ def test_run_honours_cwd_and_env(tmp_path: Path) -> None:
 
 def test_tail_keeps_the_last_lines() -> None:
     assert tail("a\nb\nc\n", 2) == "b\nc"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_an_interrupt_stops_the_command_too(tmp_path: Path) -> None:
+    """Jupyter's "Interrupt kernel" raises KeyboardInterrupt in run(); the command must not live on."""
+    pid_file = tmp_path / "pid"
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run(f"sleep 30 & echo $! > {pid_file}; wait", quiet=True)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
