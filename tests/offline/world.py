@@ -44,6 +44,7 @@ from labkit import run
 from labkit.docker_access import client, reachable
 from labkit.errors import LabError
 from labkit.names import LOOPBACK, port_in_use
+from labkit.shell import tail
 
 SWITCH = "COURSE_OFFLINE_WORLD"
 # The system's own tools, whatever PATH the caller has (PATH only decides which `dotnet` is used)
@@ -694,12 +695,9 @@ def ensure_registry() -> None:
     deadline = time.monotonic() + 20
     while not _registry_ok():
         if registry_pid() is None or time.monotonic() > deadline:
-            raise LabError(f"the registry did not start; last lines of {REGISTRY_LOG}:\n{_tail(REGISTRY_LOG)}")
+            log = tail(_read(REGISTRY_LOG), 10)
+            raise LabError(f"the registry did not start; last lines of {REGISTRY_LOG}:\n{log}")
         time.sleep(0.3)
-
-
-def _tail(path: Path, count: int = 10) -> str:
-    return "\n".join(_read(path).splitlines()[-count:])
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -741,7 +739,8 @@ def served_config_digest(repo: str, tag: str) -> str | None:
     status, body = _registry_get(f"/v2/{repo}/manifests/{tag}", accept=MANIFEST_TYPES)
     if status != 200:
         return None
-    return str(json.loads(body).get("config", {}).get("digest")) or None
+    digest = json.loads(body).get("config", {}).get("digest")
+    return str(digest) if digest else None
 
 
 def push(standin: Standin, image_id: str) -> None:
@@ -913,7 +912,7 @@ def up(environ: dict[str, str]) -> Path:
             try:
                 down()
             except LabError as exc:
-                say(f"could not undo everything: {exc}")
+                say(str(exc))
             raise
 
 
@@ -966,16 +965,25 @@ def _bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
 
 
 def down() -> list[str]:
-    """Undo what `up` changed on the machine; images, caches and registry storage stay."""
-    undone = []
-    if remove_hosts_entry():
-        undone.append(f"removed the {', '.join(SERVED_HOSTS)} entry from {HOSTS}")
-    if remove_certs():
-        undone.append(f"removed the CA from {CERTS_D}")
-    if remove_hub_mirror():
-        undone.append(f"removed the Docker Hub mirror from {DAEMON_JSON}")
-    if stop_registry():
-        undone.append("stopped the registry")
+    """Undo what `up` changed on the machine; images, caches and registry storage stay.
+
+    Every step is tried even when an earlier one fails, so a failing `up` that calls this still
+    leaves nothing half-configured that could be undone; the failures are raised together."""
+    steps = [
+        (remove_hosts_entry, f"removed the {', '.join(SERVED_HOSTS)} entry from {HOSTS}"),
+        (remove_certs, f"removed the CA from {CERTS_D}"),
+        (remove_hub_mirror, f"removed the Docker Hub mirror from {DAEMON_JSON}"),
+        (stop_registry, "stopped the registry"),
+    ]
+    undone, failures = [], []
+    for step, done in steps:
+        try:
+            if step():
+                undone.append(done)
+        except (LabError, OSError) as exc:
+            failures.append(f"{done.split(' ', 1)[1]}: failed ({exc})")
+    if failures:
+        raise LabError("could not undo everything: " + "; ".join(failures))
     return undone
 
 
