@@ -279,7 +279,7 @@ def http_contains(url: str, text: str, timeout: float = 30, hint: str | None = N
                 _pass(f"{url} answers HTTP {answer.status} with {text!r}.")
                 return answer
         except OSError as exc:
-            last_error = str(exc)
+            answer, last_error = None, str(exc)
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -164,7 +164,6 @@ class DiskUsage:
     images: tuple[str, ...]
     sum_of_sizes_mb: float  # what adding up `docker image ls` sizes suggests
     on_disk_mb: float  # what the images really take: every shared layer counted once
-    engine_images_mb: float | None  # all images on this engine (`docker system df`), for scale
 
     @property
     def saved_mb(self) -> float:
@@ -190,10 +189,4 @@ def disk_usage(refs: Sequence[str]) -> DiskUsage:
         images=tuple(refs),
         sum_of_sizes_mb=round(sum(int(info["Size"]) for info in infos.values()) / MB, 1),
         on_disk_mb=round(sum(counted.values()) / MB, 1),
-        engine_images_mb=_engine_layers_mb(),
     )
-
-
-def _engine_layers_mb() -> float | None:
-    layers_size = client().df().get("LayersSize")
-    return round(int(layers_size) / MB, 1) if layers_size is not None else None

@@ -1,7 +1,5 @@
 """The notebook's handle on one lab run: its id, labels, unique names, ports and cleanup."""
 
-from pathlib import Path
-
 from labkit import cleanup, names
 from labkit.cleanup import Resource
 
@@ -14,10 +12,9 @@ class Lab:
     'containerizing-dotnet/03-dockerfiles-api:latest'
     """
 
-    def __init__(self, lab_id: str, folder: str | Path | None = None) -> None:
+    def __init__(self, lab_id: str) -> None:
         self.id = names.check_lab_id(lab_id)
         self.run_id = names.run_id()
-        self.dir = Path(folder) if folder is not None else Path.cwd()
 
     @property
     def labels(self) -> dict[str, str]:

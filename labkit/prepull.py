@@ -62,8 +62,9 @@ def pull(ref: str, progress: Progress, task: TaskID) -> None:
     layers: dict[str, tuple[int, int]] = {}  # layer id -> (downloaded, total)
     try:
         for event in client().api.pull(ref, stream=True, decode=True):
-            if "error" in event:
-                raise PullFailed(explain(ref, str(event["error"])))
+            failure = (event.get("errorDetail") or {}).get("message") or event.get("error")
+            if failure:
+                raise PullFailed(explain(ref, str(failure)))
             _track(event, layers)
             progress.update(
                 task,

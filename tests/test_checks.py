@@ -17,6 +17,13 @@ pytest_plugins = ["tests.fixtures"]
 docker = pytest.mark.docker
 TODAY = date(2026, 11, 21)
 
+
+@pytest.fixture(autouse=True)
+def release_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tag_supported reads the shipped snapshot here: the live metadata would make results depend on the network."""
+    snapshot = releases.load(live=False)
+    monkeypatch.setattr(releases, "load", lambda *args, **kwargs: snapshot)
+
 APP_IMAGE = """\
 FROM {base}
 LABEL org.opencontainers.image.base.name="{base}"

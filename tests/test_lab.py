@@ -1,7 +1,6 @@
 """Lab: one notebook run's labels, names, ports and cleanup."""
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from docker import DockerClient
@@ -13,9 +12,8 @@ from tests.helpers import WEB_FILES, WEB_IMAGE, BuildImage
 pytest_plugins = ["tests.fixtures"]
 
 
-def test_a_lab_names_its_resources(tmp_path: Path) -> None:
-    lab = Lab("03-dockerfiles", folder=tmp_path)
-    assert lab.dir == tmp_path
+def test_a_lab_names_its_resources() -> None:
+    lab = Lab("03-dockerfiles")
     assert lab.labels == {"org.containerizing-dotnet.lab": "03-dockerfiles"}
     assert lab.label_flags == "--label org.containerizing-dotnet.lab=03-dockerfiles"
     assert lab.image("api") == "containerizing-dotnet/03-dockerfiles-api:latest"

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from labkit import run
+from labkit import names, run
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
 from labkit.web import wait_for_http
-from tests.helpers import LABELS, TEST_LAB
+from tests.helpers import TEST_LAB
 from tests.offline import world
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = f"{sys.executable} {ROOT / 'tests' / 'offline' / 'world.py'}"
 SMOKE = ROOT / "tests" / "offline" / "smoke"
 DOCKER = f"DOCKER_BUILDKIT=1 {world.DOCKER}"
-LABEL_FLAGS = " ".join(f"--label {key}={value}" for key, value in LABELS.items())
+LABEL_FLAGS = names.label_flags(TEST_LAB)
 SDK = f"{world.MCR}/dotnet/sdk:10.0"
 
 pytestmark = [

@@ -20,7 +20,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from labkit import catalog
+from labkit import catalog, image_info
 from labkit.docker_access import client
 from tests.helpers import LABELS
 
@@ -63,7 +63,7 @@ def pull() -> Pull:
 
 
 def env(image: Image) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in image.attrs["Config"].get("Env") or [])
+    return image_info.env(image.attrs)
 
 
 def sh(key: str, script: str) -> str:

@@ -12,7 +12,7 @@ from labkit.docker_access import client
 
 def unique(lab_id: str, what: str) -> str:
     """A container name, or an image tag under containerizing-dotnet/, unique to this call."""
-    return f"cdn-{lab_id}-{what}-{secrets.token_hex(3)}"
+    return names.container_name(lab_id, what, names.run_id())
 
 
 def build(lab_id: str, context: Path, dockerfile: str, files: dict[str, str] | None = None) -> str:
@@ -41,14 +41,11 @@ def sleeper(lab_id: str, image: str, **options: Any) -> Container:
 
 def registry(lab_id: str) -> tuple[Container, str]:
     """A running, empty registry (the catalog's image) on a free loopback port, and its address."""
-    port = names.free_port()
-    container = client().containers.run(
+    container, url = web.run_web(
         catalog.image("registry"),
-        detach=True,
         name=unique(lab_id, "registry"),
         labels=names.labels(lab_id),
-        ports={"5000/tcp": (names.LOOPBACK, port)},
+        container_port=5000,
+        path="/v2/",
     )
-    address = f"{names.LOOPBACK}:{port}"
-    web.wait_for_http(f"http://{address}/v2/", container)
-    return container, address
+    return container, url.removeprefix("http://")
