@@ -80,6 +80,10 @@ def report(times: dict[str, float]) -> str:
 
 
 def main() -> int:
+    missing = [catalog.image(key) for key in OFFICIAL if not images.exists(catalog.image(key))]
+    if missing:
+        print(f"Pull these first (`python -m labkit prepull`): {', '.join(missing)}")
+        return 1
     try:
         with tempfile.TemporaryDirectory() as folder:
             context = Path(folder) / LAB.name
