@@ -42,6 +42,7 @@ def rows() -> list[Row]:
     docker = client()
     info = docker.info()
     return [
+        shell_row(),
         _engine_row(docker.version()),
         _linux_row(info),
         _architecture_row(info),
@@ -49,6 +50,14 @@ def rows() -> list[Row]:
         *_port_rows(),
         *_registry_and_image_rows(),
     ]
+
+
+def shell_row(path: str | None = None) -> Row:
+    """labkit.run hands every lab command to bash, as the labs' `docker` lines are written for it."""
+    found = shutil.which("bash", path=path)
+    if found is None:
+        return Row("bash", "fail", "not found: on Windows, run the course in WSL 2 (Docker Desktop's WSL integration)")
+    return Row("bash", "pass", found)
 
 
 def _engine_row(version: dict[str, Any]) -> Row:

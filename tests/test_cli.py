@@ -52,6 +52,12 @@ def test_doctor_without_docker_prints_one_line_and_fails() -> None:
     assert "Docker is not reachable" in output and "Traceback" not in output
 
 
+def test_doctor_needs_bash_and_says_where_to_run_without_it(tmp_path: Path) -> None:
+    assert doctor.shell_row().status == "pass"
+    row = doctor.shell_row(path=str(tmp_path))  # a PATH with no bash on it
+    assert row.status == "fail" and row.blocks and "WSL 2" in row.detail
+
+
 def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object) -> int:
         raise KeyboardInterrupt
