@@ -1,4 +1,4 @@
-"""`python -m labkit`: the course's command line (doctor, prepull, clean, generate, book)."""
+"""`python -m labkit`: the course's command line (doctor, prepull, clean, generate, book, tags)."""
 
 import argparse
 import importlib
@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from labkit import cleanup, doctor, generate, names, prepull
+from labkit import cleanup, doctor, generate, names, prepull, tags
 from labkit.errors import LabError
 
 DESCRIPTION = "Check, prepare and clean up a machine for the Containerizing .NET labs."
@@ -49,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     clean.set_defaults(run=lambda args: run_clean(args.lab, args.dry_run))
 
+    tags_cmd = commands.add_parser(
+        "tags",
+        help="check every catalog tag against the .NET release metadata and its registry",
+        description="For each image in images.toml: is its .NET channel still supported (releases-index.json, "
+        "live or the shipped snapshot), and does its registry still list the tag (GET /v2/<repo>/tags/list)? "
+        "Exit code 1 if a tag is out of support or no longer listed; a registry that cannot be asked is reported, "
+        "not counted as a failure.",
+    )
+    tags_cmd.set_defaults(run=lambda args: run_tags())
+
     # Listed here for --help; main() hands its arguments (--help included) to labkit.generate.
     commands.add_parser("generate", help="regenerate labs/ from solutions/ (see `generate --help`)")
 
@@ -78,6 +88,16 @@ def run_clean(lab_id: str | None, dry_run: bool) -> int:
             table.add_row(resource.kind, resource.name, resource.lab)
         console.print(table)
     return 0
+
+
+def run_tags() -> int:
+    reports = tags.check_catalog()
+    table = Table("", "image", ".NET support", "registry")
+    for report in reports:
+        mark = Text("✔", style="green") if report.ok else Text("✘", style="red")
+        table.add_row(mark, report.ref, report.support, report.published)
+    doctor.wide_console().print(table)
+    return 0 if all(report.ok for report in reports) else 1
 
 
 def run_book(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
-"""Run a web container on a loopback port and wait until it answers HTTP."""
+"""HTTP for the labs: GET a URL, and run a web container on a loopback port until it answers."""
 
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docker.models.containers import Container
 
@@ -16,19 +17,24 @@ from labkit.names import LOOPBACK, free_port
 class HttpAnswer:
     status: int
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-# Labs only talk to 127.0.0.1; a learner's http_proxy (common on company laptops) must not catch it.
+# A learner's http_proxy (common on company laptops) must not catch the labs' 127.0.0.1 traffic;
+# other hosts (a registry, the .NET release metadata) go the way the machine's settings say.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_SYSTEM = urllib.request.build_opener()
 
 
 def get(url: str, timeout: float = 5.0) -> HttpAnswer:
-    """GET `url` directly (no proxy); an HTTP error status is an answer too, not an exception."""
+    """GET `url`; an HTTP error status is an answer too, not an exception."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    opener = _DIRECT if host == "localhost" or host.startswith("127.") else _SYSTEM
     try:
-        with _DIRECT.open(url, timeout=timeout) as response:
-            return HttpAnswer(response.status, response.read().decode("utf-8", "replace"))
+        with opener.open(url, timeout=timeout) as response:
+            return HttpAnswer(response.status, response.read().decode("utf-8", "replace"), dict(response.headers))
     except urllib.error.HTTPError as exc:
-        return HttpAnswer(exc.code, exc.read().decode("utf-8", "replace"))
+        return HttpAnswer(exc.code, exc.read().decode("utf-8", "replace"), dict(exc.headers))
 
 
 def wait_for_http(url: str, container: Container | None = None, timeout: float = 60.0) -> HttpAnswer:

@@ -32,7 +32,7 @@ def labkit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["doctor"], ["prepull"], ["clean"], ["generate"]])
+@pytest.mark.parametrize("command", [[], ["doctor"], ["prepull"], ["clean"], ["generate"], ["book"], ["tags"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = labkit(*command, "--help")
     assert result.returncode == 0, result.stderr

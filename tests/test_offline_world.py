@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import names, run
+from labkit import names, run, tags
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
 from labkit.web import wait_for_http
@@ -68,6 +68,14 @@ def test_the_registry_lists_tags_as_mcr_does() -> None:
     name, aspnet = tags("dotnet/aspnet")
     assert name == "dotnet/aspnet"
     assert {"10.0", found.runtime, "latest", "10.0-noble-chiseled", f"{found.runtime}-noble-chiseled"} <= aspnet
+
+
+def test_the_catalog_tag_check_passes_against_the_served_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m labkit tags` asks the registry (here the world's, trusted through its CA) for every tag."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(world.TLS_DIR / "ca.crt"))
+    reports = tags.check_catalog()
+    assert [report.in_registry for report in reports] == [True] * len(reports)
+    assert all(report.ok for report in reports)
 
 
 def test_the_probe_counts_the_local_registry_as_an_answer() -> None:

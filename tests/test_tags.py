@@ -1,0 +1,73 @@
+"""labkit.tags: catalog tags against the .NET release metadata and a real registry's tag list."""
+
+from collections.abc import Iterator
+
+import pytest
+from docker import DockerClient
+
+from labkit import releases, tags
+from tests.helpers import TEST_LAB
+from tests.labs import wrong_state
+
+pytest_plugins = ["tests.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def release_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped snapshot, so the verdicts do not depend on the network."""
+    snapshot = releases.load(live=False)
+    monkeypatch.setattr(releases, "load", lambda *args, **kwargs: snapshot)
+
+
+def test_split_names_registry_repository_and_tag() -> None:
+    assert tags.split("mcr.microsoft.com/dotnet/sdk:10.0") == ("mcr.microsoft.com", "dotnet/sdk", "10.0")
+    assert tags.split("registry:2") == ("docker.io", "library/registry", "2")
+    assert tags.split("127.0.0.1:5000/dotnet/aspnet:10.0-noble-chiseled") == (
+        "127.0.0.1:5000",
+        "dotnet/aspnet",
+        "10.0-noble-chiseled",
+    )
+
+
+@pytest.fixture(scope="module")
+def served(busybox: str, docker_client: DockerClient) -> Iterator[str]:
+    """A real registry (the catalog's registry:2) on a loopback port serving dotnet/sdk:8.0 and :10.0."""
+    container, address = wrong_state.registry(TEST_LAB)
+    try:
+        for tag in ("8.0", "10.0"):
+            docker_client.images.get(busybox).tag(f"{address}/dotnet/sdk", tag)
+            docker_client.images.push(f"{address}/dotnet/sdk", tag=tag)
+            docker_client.images.remove(f"{address}/dotnet/sdk:{tag}")
+        yield address
+    finally:
+        container.remove(force=True, v=True)
+
+
+@pytest.mark.docker
+def test_published_tags_follows_the_registrys_pages(served: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tags, "PAGE_SIZE", 1)  # one tag a page: the registry must link to the next
+    assert sorted(tags.published_tags(f"{served}/dotnet/sdk:10.0")) == ["10.0", "8.0"]
+
+
+@pytest.mark.docker
+def test_a_supported_published_tag_is_ok(served: str) -> None:
+    report = tags.check(f"{served}/dotnet/sdk:10.0")
+    assert report.ok and report.in_registry and "supported until 2028-11-14" in report.support
+
+
+@pytest.mark.docker
+def test_an_end_of_support_channel_fails_even_when_published(served: str) -> None:
+    report = tags.check(f"{served}/dotnet/sdk:8.0")
+    assert report.in_registry is True
+    assert not report.ok and "end of support on 2026-11-10" in report.support
+
+
+@pytest.mark.docker
+def test_a_tag_the_registry_does_not_list_fails(served: str) -> None:
+    report = tags.check(f"{served}/dotnet/sdk:10.0.999")
+    assert report.in_registry is False and not report.ok
+
+
+def test_a_registry_that_cannot_be_asked_is_reported_not_failed() -> None:
+    report = tags.check("127.0.0.1:9/dotnet/sdk:10.0")  # the discard port: nothing listens there
+    assert report.in_registry is None and report.ok and "could not be asked" in report.published
