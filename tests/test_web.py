@@ -23,6 +23,7 @@ def test_get_returns_status_and_body_also_for_an_http_error() -> None:
     with http_server(_answer) as base:
         assert web.get(base + "/") == web.HttpAnswer(200, "héllo")
         assert web.get(base + "/missing") == web.HttpAnswer(404, "no such page")
+        assert web.get(base + "/").headers["Content-Length"] == "6"  # the registry API pages with a header
 
 
 def test_get_raises_when_nothing_listens() -> None:
