@@ -170,23 +170,30 @@ class DiskUsage:
         return round(self.sum_of_sizes_mb - self.on_disk_mb, 1)
 
 
+def stored_layers(ref: str) -> list[tuple[tuple[Any, ...], float]]:
+    """The layers `ref` stores, base first, as (key, size in MB) for each step that added files.
+
+    Two images store a layer once when the same step made it on the same steps below it, so the
+    key is the chain of steps up to this one: equal keys are one stored layer."""
+    below: tuple[Any, ...] = ()
+    found = []
+    for entry in reversed(client().api.history(inspect(ref)["Id"])):
+        below = (below, entry.get("Created"), entry.get("CreatedBy"), entry.get("Comment"))
+        if entry.get("Size"):
+            found.append((below, int(entry["Size"]) / MB))
+    return found
+
+
 def disk_usage(refs: Sequence[str]) -> DiskUsage:
     """The disk a set of images really uses, against the sum of their sizes.
 
     Docker's own per-image SharedSize counts sharing with *any* image on the engine, so it cannot
-    say what this set takes. Instead each image's history (which carries every layer's size) is
-    walked from the base up; a step with the same steps below it is the same stored layer, so it
-    is counted once.
+    say what this set takes; here each stored layer (see stored_layers) is counted once.
     """
     infos = {info["Id"]: info for info in map(inspect, refs)}  # two tags of one image count once
-    counted: dict[tuple[Any, ...], int] = {}
-    for image_id in infos:
-        below: tuple[Any, ...] = ()
-        for entry in reversed(client().api.history(image_id)):
-            below = (below, entry.get("Created"), entry.get("CreatedBy"), entry.get("Comment"))
-            counted[below] = int(entry.get("Size") or 0)
+    counted = {key: mb for image_id in infos for key, mb in stored_layers(image_id)}
     return DiskUsage(
         images=tuple(refs),
         sum_of_sizes_mb=round(sum(int(info["Size"]) for info in infos.values()) / MB, 1),
-        on_disk_mb=round(sum(counted.values()) / MB, 1),
+        on_disk_mb=round(sum(counted.values()), 1),
     )

@@ -93,6 +93,14 @@ def test_history_reads_like_the_dockerfile(app: str, busybox: str) -> None:
 
 
 @docker
+def test_stored_layers_of_an_image_start_with_those_of_its_base(app: str, busybox: str) -> None:
+    base, built = images.stored_layers(busybox), images.stored_layers(app)
+    assert base and len(built) > len(base)
+    assert built[: len(base)] == base
+    assert all(mb > 0 for _, mb in built)
+
+
+@pytest.mark.docker
 def test_disk_usage_counts_shared_layers_once(app: str, other: str, busybox: str, docker_client: DockerClient) -> None:
     sizes = {ref: docker_client.images.get(ref).attrs["Size"] for ref in (app, other, busybox)}
     usage = images.disk_usage([app, other, busybox, app])
