@@ -1,5 +1,5 @@
 """The offline world's setup refuses bad input: one line that says what is missing, a non-zero
-exit, no traceback, and the machine left as it was (tests/offline/world.py, preflight).
+exit, no traceback, and the machine left as it was (offline_world/preflight.py).
 
 Each check is a function of the facts it is given; the end-to-end tests run the real command in
 the real bad condition: as nobody, with no `dotnet` on PATH, switched off, and with another program
@@ -17,17 +17,19 @@ from pathlib import Path
 import pytest
 
 from labkit import run
+from labkit.boundary import EXIT_FAILED, guarded
 from labkit.errors import CommandFailed, LabError
 from labkit.names import LOOPBACK, free_port
+from offline_world import commands, engine, hosts, preflight, registry
+from offline_world.__main__ import PROGRAM, main
+from offline_world.machine import DOCKER_HUB, HTTPS_PORT, MCR, SWITCH
 from tests.helpers import http_server
-from tests.offline import world
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "tests" / "offline" / "world.py"
-WORLD = f"{sys.executable} {SCRIPT}"
+WORLD = f"{sys.executable} -m offline_world"
 
 switched_on = pytest.mark.skipif(
-    os.environ.get(world.SWITCH) != "1", reason=f"the offline world is switched off ({world.SWITCH} is not 1)"
+    os.environ.get(SWITCH) != "1", reason=f"the offline world is switched off ({SWITCH} is not 1)"
 )
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (it runs the setup as root or as nobody)")
 
@@ -35,8 +37,8 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (it runs the 
 def refusal(command: str) -> str:
     """Run a setup command that must refuse: its output, after checking how it failed."""
     with pytest.raises(CommandFailed) as failed:
-        run(command, quiet=True, timeout=120)
-    assert failed.value.returncode == 2, failed.value.tail
+        run(command, quiet=True, timeout=120, cwd=ROOT)
+    assert failed.value.returncode == EXIT_FAILED, failed.value.tail
     assert "Traceback" not in failed.value.tail
     return failed.value.tail
 
@@ -45,9 +47,9 @@ def refusal(command: str) -> str:
 
 
 def test_hosts_addresses_leave_out_the_lines_the_setup_added() -> None:
-    text = f"127.0.0.1 localhost\n10.1.2.3 {world.MCR}\n{world.hosts_line()}\n"
-    assert world.hosts_addresses(world.MCR, text) == ["10.1.2.3"]
-    assert world.hosts_addresses(world.DOCKER_HUB, text) == []
+    text = f"127.0.0.1 localhost\n10.1.2.3 {MCR}\n{hosts.hosts_line()}\n"
+    assert preflight.hosts_addresses(MCR, text) == ["10.1.2.3"]
+    assert preflight.hosts_addresses(DOCKER_HUB, text) == []
 
 
 def test_debian_mirrors_come_from_deb822_and_one_line_sources(tmp_path: Path) -> None:
@@ -55,27 +57,27 @@ def test_debian_mirrors_come_from_deb822_and_one_line_sources(tmp_path: Path) ->
         "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
         "Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n"
     )
-    assert world.debian_mirrors([tmp_path]) == world.DebianMirrors(
+    assert preflight.debian_mirrors([tmp_path]) == preflight.DebianMirrors(
         "http://mirror.example/debian", "http://security.example/debian-security"
     )
     one_line = tmp_path / "sources.list"
     one_line.write_text("# a comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n")
-    assert world.debian_mirrors([one_line]) == world.DebianMirrors("http://other.example/debian", None)
+    assert preflight.debian_mirrors([one_line]) == preflight.DebianMirrors("http://other.example/debian", None)
     one_line.write_text("deb http://other.example/debian trixie main\n")
-    assert world.debian_mirrors([one_line]) is None
+    assert preflight.debian_mirrors([one_line]) is None
 
 
 def test_archive_problem_names_the_mirror_when_nothing_listens() -> None:
     closed = f"http://{LOOPBACK}:{free_port()}/debian"
-    problem = world.archive_problem(closed, timeout=2)
+    problem = preflight.archive_problem(closed, timeout=2)
     assert problem is not None and "Debian archive does not answer" in problem and closed in problem
 
 
 def test_archive_problem_is_none_when_the_release_file_answers() -> None:
     with http_server(lambda request: (200, {}, b"Origin: Debian\n")) as mirror:
-        assert world.archive_problem(mirror) is None
+        assert preflight.archive_problem(mirror) is None
     with http_server(lambda request: (404, {}, b"")) as mirror:
-        assert "HTTP 404" in (world.archive_problem(mirror) or "")
+        assert "HTTP 404" in (preflight.archive_problem(mirror) or "")
 
 
 def test_port_problem_sees_a_real_listener() -> None:
@@ -83,53 +85,57 @@ def test_port_problem_sees_a_real_listener() -> None:
         listener.bind((LOOPBACK, 0))
         listener.listen()
         port = listener.getsockname()[1]
-        assert f"{LOOPBACK}:{port} is already taken" in (world.port_problem(LOOPBACK, port, ours=False) or "")
-        assert world.port_problem(LOOPBACK, port, ours=True) is None
-    assert world.port_problem(LOOPBACK, port, ours=False) is None
+        assert f"{LOOPBACK}:{port} is already taken" in (preflight.port_problem(LOOPBACK, port, ours=False) or "")
+        assert preflight.port_problem(LOOPBACK, port, ours=True) is None
+    assert preflight.port_problem(LOOPBACK, port, ours=False) is None
 
 
 def test_switch_root_and_dotnet_problems_say_what_is_missing() -> None:
-    assert f"{world.SWITCH}=1" in (world.switch_problem({}) or "")
-    assert world.switch_problem({world.SWITCH: "1"}) is None
-    assert "must run as root" in (world.root_problem(65534) or "")
-    assert world.root_problem(0) is None
-    assert "no .NET SDK" in (world.dotnet_problem(None) or "")
+    assert f"{SWITCH}=1" in (preflight.switch_problem({}) or "")
+    assert preflight.switch_problem({SWITCH: "1"}) is None
+    assert "must run as root" in (preflight.root_problem(65534) or "")
+    assert preflight.root_problem(0) is None
+    assert "no .NET SDK" in (preflight.dotnet_problem(None) or "")
 
 
 def test_find_dotnet_follows_path(tmp_path: Path) -> None:
-    assert world.find_dotnet(str(tmp_path)) is None
+    assert preflight.find_dotnet(str(tmp_path)) is None
     if shutil.which("dotnet") is None:
         pytest.skip("no dotnet on PATH")
-    found = world.find_dotnet(os.environ["PATH"])
+    found = preflight.find_dotnet(os.environ["PATH"])
     assert found is not None
     assert found.sdk == run("dotnet --version", quiet=True, cwd=tmp_path).strip()
 
 
-def test_a_failing_up_undoes_its_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """up either finishes or leaves the machine as down leaves it (here on a copy of the machine's files)."""
-    hosts = tmp_path / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n")
+def test_a_failing_up_undoes_its_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """up either finishes or leaves the machine as down leaves it (here on a copy of the machine's
+    files), and the failure is one line."""
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("127.0.0.1 localhost\n")
     (tmp_path / "tls").mkdir()
     (tmp_path / "tls" / "ca.crt").write_text("local CA\n")
-    for name, path in {
-        "STATE": tmp_path,
-        "HOSTS": hosts,
-        "CERTS_D": tmp_path / "certs.d",
-        "TLS_DIR": tmp_path / "tls",
-        "MIRROR_RECORD": tmp_path / "mirror-record",
-        "REGISTRY_PID": tmp_path / "registry.pid",
-    }.items():
-        monkeypatch.setattr(world, name, path)
+    for module, name, path in [
+        (commands, "LOCK", tmp_path / "lock"),
+        (hosts, "HOSTS", hosts_file),
+        (hosts, "CERTS_D", tmp_path / "certs.d"),
+        (registry, "TLS_DIR", tmp_path / "tls"),
+        (registry, "REGISTRY_PID", tmp_path / "registry.pid"),
+        (engine, "MIRROR_RECORD", tmp_path / "mirror-record"),
+    ]:
+        monkeypatch.setattr(module, name, path)
 
     def half_way(install: object, mirrors: object) -> Path:
-        world.install_certs("local CA\n")
-        world.add_hosts_entry()
+        hosts.install_certs("local CA\n")
+        hosts.add_hosts_entry()
         raise LabError("the sdk build failed")
 
-    monkeypatch.setattr(world, "preflight", lambda environ: ([], object(), object()))
-    monkeypatch.setattr(world, "_bring_up", half_way)
-    assert world.main(["up"]) == 1
-    assert hosts.read_text() == "127.0.0.1 localhost\n"
+    monkeypatch.setattr(commands, "preflight", lambda environ: ([], object(), object()))
+    monkeypatch.setattr(commands, "bring_up", half_way)
+    assert guarded(PROGRAM, main, ["up"]) == EXIT_FAILED
+    assert capsys.readouterr().err == f"✘ {PROGRAM}: the sdk build failed\n"
+    assert hosts_file.read_text() == "127.0.0.1 localhost\n"
     assert not (tmp_path / "certs.d").exists()
 
 
@@ -137,19 +143,19 @@ def test_a_failing_up_undoes_its_changes(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_up_refuses_when_switched_off() -> None:
-    before = world.HOSTS.read_text()
-    output = refusal(f"env -u {world.SWITCH} {WORLD} up")
-    assert f"set {world.SWITCH}=1" in output
-    assert world.HOSTS.read_text() == before
+    before = hosts.HOSTS.read_text()
+    output = refusal(f"env -u {SWITCH} {WORLD} up")
+    assert f"set {SWITCH}=1" in output
+    assert hosts.HOSTS.read_text() == before
 
 
 @as_root
 def test_up_refuses_without_root() -> None:
     python = interpreter_for("nobody")
-    before = world.HOSTS.read_text()
-    output = refusal(f"runuser -u nobody -- env {world.SWITCH}=1 {python} {SCRIPT} up")
+    before = hosts.HOSTS.read_text()
+    output = refusal(f"runuser -u nobody -- env {SWITCH}=1 {python} -m offline_world up")
     assert "must run as root" in output
-    assert world.HOSTS.read_text() == before
+    assert hosts.HOSTS.read_text() == before
 
 
 def interpreter_for(user: str) -> str:
@@ -158,18 +164,18 @@ def interpreter_for(user: str) -> str:
     site = next(path for path in sys.path if path.endswith("site-packages"))
     for python in (sys.executable, f"env PYTHONPATH={site}:{ROOT} /usr/bin/python3"):
         try:
-            run(f"runuser -u {user} -- {python} -c 'import labkit, docker'", quiet=True, cwd="/")
+            run(f"runuser -u {user} -- {python} -c 'import labkit, docker, offline_world'", quiet=True, cwd=ROOT)
             return python
         except CommandFailed:
             continue
-    pytest.skip(f"no Python that {user} can run with labkit and docker-py")
+    pytest.skip(f"no Python that {user} can run with labkit, docker-py and offline_world")
 
 
 def test_up_refuses_without_a_dotnet_sdk(tmp_path: Path) -> None:
-    before = world.HOSTS.read_text()
-    output = refusal(f"env {world.SWITCH}=1 PATH={tmp_path} {WORLD} up")
+    before = hosts.HOSTS.read_text()
+    output = refusal(f"env {SWITCH}=1 PATH={tmp_path} {WORLD} up")
     assert "no .NET SDK: `dotnet` is not on PATH" in output
-    assert world.HOSTS.read_text() == before
+    assert hosts.HOSTS.read_text() == before
 
 
 @pytest.mark.offline_world
@@ -180,19 +186,20 @@ def test_up_refuses_when_another_program_holds_port_443() -> None:
 
     Only the registry stops: the certificates stay as they are, so the running engine's BuildKit
     still trusts them for the tests that come after this one."""
-    world.stop_registry()
+    registry.stop_registry()
     try:
-        before = world.HOSTS.read_text()
-        with listening(LOOPBACK, world.HTTPS_PORT):
+        before = hosts.HOSTS.read_text()
+        with listening(LOOPBACK, HTTPS_PORT):
             output = refusal(f"{WORLD} up")
-        assert f"{LOOPBACK}:{world.HTTPS_PORT} is already taken by another program" in output
-        assert world.HOSTS.read_text() == before
+        assert f"{LOOPBACK}:{HTTPS_PORT} is already taken by another program" in output
+        assert hosts.HOSTS.read_text() == before
     finally:
-        run(f"{WORLD} up", quiet=True, timeout=1800)
+        run(f"{WORLD} up", quiet=True, timeout=1800, cwd=ROOT)
 
 
 @contextmanager
 def listening(host: str, port: int) -> Iterator[None]:
+    """A listener as a real server makes one (SO_REUSEADDR: connections in TIME_WAIT do not block it)."""
     with socket.socket() as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))

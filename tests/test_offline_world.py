@@ -1,14 +1,11 @@
-"""The offline world, end to end: the stand-ins answer under their real names (tests/offline/world.py).
+"""The offline world, end to end: the stand-ins answer under their real names (offline_world/).
 
-Needs the world up (`COURSE_OFFLINE_WORLD=1 python tests/offline/world.py up`, which .ci/run does);
+Needs the world up (`COURSE_OFFLINE_WORLD=1 python -m offline_world up`, which .ci/run does);
 skips with the reason when it is switched off. The builds use the Debian client with BuildKit.
 """
 
 import json
 import os
-import ssl
-import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,51 +15,50 @@ import pytest
 from labkit import names, run, tags
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
-from labkit.web import wait_for_http
+from labkit.web import get, wait_for_http
+from offline_world.commands import status
+from offline_world.engine import DOCKER, engine_predates
+from offline_world.hosts import ca_file
+from offline_world.machine import MCR, SWITCH
+from offline_world.preflight import find_dotnet, registry_answers
+from offline_world.registry import TLS_DIR
 from tests.helpers import TEST_LAB
-from tests.offline import world
 
-ROOT = Path(__file__).resolve().parents[1]
-WORLD = f"{sys.executable} {ROOT / 'tests' / 'offline' / 'world.py'}"
-SMOKE = ROOT / "tests" / "offline" / "smoke"
-DOCKER = f"DOCKER_BUILDKIT=1 {world.DOCKER}"
+SMOKE = Path(__file__).resolve().parent / "smoke"
+BUILDKIT_DOCKER = f"DOCKER_BUILDKIT=1 {DOCKER}"
 LABEL_FLAGS = names.label_flags(TEST_LAB)
-SDK = f"{world.MCR}/dotnet/sdk:10.0"
+SDK = f"{MCR}/dotnet/sdk:10.0"
 
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.offline_world,
-    pytest.mark.skipif(
-        os.environ.get(world.SWITCH) != "1", reason=f"the offline world is switched off ({world.SWITCH} is not 1)"
-    ),
+    pytest.mark.skipif(os.environ.get(SWITCH) != "1", reason=f"the offline world is switched off ({SWITCH} is not 1)"),
     pytest.mark.usefixtures("world_up"),
 ]
 
 
 @pytest.fixture(scope="module")
 def world_up() -> None:
-    missing = [what for what, present in world.status().items() if not present]
-    assert not missing, f"the offline world is not up ({', '.join(missing)}): run `{WORLD} up`"
+    missing = [what for what, present in status().items() if not present]
+    assert not missing, f"the offline world is not up ({', '.join(missing)}): run `python -m offline_world up`"
 
 
 def test_docker_pull_sdk_and_run_dotnet_version() -> None:
-    run(f"{DOCKER} pull {SDK}", quiet=True)
-    found = world.find_dotnet(os.environ["PATH"])
+    run(f"{BUILDKIT_DOCKER} pull {SDK}", quiet=True)
+    found = find_dotnet(os.environ["PATH"])
     assert found is not None
-    version = run(f"{DOCKER} run --rm {LABEL_FLAGS} --network none {SDK} dotnet --version", quiet=True)
+    version = run(f"{BUILDKIT_DOCKER} run --rm {LABEL_FLAGS} --network none {SDK} dotnet --version", quiet=True)
     assert version.strip() == found.sdk
 
 
 def test_the_registry_lists_tags_as_mcr_does() -> None:
-    context = ssl.create_default_context(cafile=str(world.TLS_DIR / "ca.crt"))
-
     def tags(repository: str) -> tuple[str, set[str]]:
-        url = f"https://{world.MCR}/v2/{repository}/tags/list"
-        with urllib.request.urlopen(url, context=context, timeout=10) as response:
-            answer = json.load(response)
-        return answer["name"], set(answer["tags"])
+        answer = get(f"https://{MCR}/v2/{repository}/tags/list", timeout=10, cafile=str(TLS_DIR / "ca.crt"))
+        assert answer.status == 200, answer.body
+        listed = json.loads(answer.body)
+        return listed["name"], set(listed["tags"])
 
-    found = world.find_dotnet(os.environ["PATH"])
+    found = find_dotnet(os.environ["PATH"])
     assert found is not None
     assert tags("dotnet/sdk") == ("dotnet/sdk", {"10.0", found.sdk, "latest"})
     name, aspnet = tags("dotnet/aspnet")
@@ -72,19 +68,19 @@ def test_the_registry_lists_tags_as_mcr_does() -> None:
 
 def test_the_catalog_tag_check_passes_against_the_served_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m labkit tags` asks the registry (here the world's, trusted through its CA) for every tag."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(world.TLS_DIR / "ca.crt"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_DIR / "ca.crt"))
     reports = tags.check_catalog()
     assert [report.in_registry for report in reports] == [True] * len(reports)
     assert all(report.ok for report in reports)
 
 
 def test_the_probe_counts_the_local_registry_as_an_answer() -> None:
-    assert world.registry_answers(world.MCR, [LOOPBACK])
-    assert not world.registry_answers(world.MCR, ["127.0.0.2"], timeout=1)
+    assert registry_answers(MCR, [LOOPBACK])
+    assert not registry_answers(MCR, ["127.0.0.2"], timeout=1)
 
 
 def test_docker_hub_registry_2_pulls_and_serves() -> None:
-    run(f"{DOCKER} pull registry:2", quiet=True)
+    run(f"{BUILDKIT_DOCKER} pull registry:2", quiet=True)
     port = free_port()
     with started(f"-p {LOOPBACK}:{port}:5000 registry:2"):
         assert wait_for_http(f"http://{LOOPBACK}:{port}/v2/").status == 200
@@ -93,51 +89,51 @@ def test_docker_hub_registry_2_pulls_and_serves() -> None:
 def test_the_smoke_app_builds_on_sdk_and_answers_on_aspnet_as_app() -> None:
     with smoke_app("10.0") as (container, base):
         assert json.loads(wait_for_http(base).body)["user"] == "app"
-        assert run(f"{DOCKER} top {container} -o pid,uid", quiet=True).split()[-1] == "1654"
-        assert run(f"{DOCKER} exec {container} id -u", quiet=True).strip() == "1654"
+        assert run(f"{BUILDKIT_DOCKER} top {container} -o pid,uid", quiet=True).split()[-1] == "1654"
+        assert run(f"{BUILDKIT_DOCKER} exec {container} id -u", quiet=True).strip() == "1654"
 
 
 def test_the_smoke_app_answers_on_chiseled_which_has_no_shell() -> None:
     with smoke_app("10.0-noble-chiseled") as (container, base):
         assert json.loads(wait_for_http(base).body)["user"] == "app"
         with pytest.raises(CommandFailed):
-            run(f"{DOCKER} exec {container} sh -c true", quiet=True)
+            run(f"{BUILDKIT_DOCKER} exec {container} sh -c true", quiet=True)
 
 
 def test_buildkit_resolves_from_lines_through_the_registry(tmp_path: Path) -> None:
     """`--pull` makes BuildKit ask the registry even though the images are in the local store."""
-    if world.engine_predates(world.CERTS_D / world.MCR / "ca.crt"):
+    if engine_predates(ca_file(MCR)):
         pytest.skip("dockerd started before the world's CA existed; BuildKit reads certs.d only at start")
     (tmp_path / "Dockerfile").write_text(
-        f"FROM --platform=$BUILDPLATFORM {world.MCR}/dotnet/runtime-deps:10.0 AS build\n"
+        f"FROM --platform=$BUILDPLATFORM {MCR}/dotnet/runtime-deps:10.0 AS build\n"
         "ARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n"
         "FROM registry:2\nCOPY --from=build /arch /arch\n"
     )
     tag = f"{TEST_LAB}/offline-buildkit:{os.getpid()}"
-    run(f"{DOCKER} build --pull {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
+    run(f"{BUILDKIT_DOCKER} build --pull {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
     try:
-        arch = run(f"{DOCKER} run --rm {LABEL_FLAGS} --network none --entrypoint cat {tag} /arch", quiet=True)
+        arch = run(f"{BUILDKIT_DOCKER} run --rm {LABEL_FLAGS} --network none --entrypoint cat {tag} /arch", quiet=True)
         assert arch.strip() in ("amd64", "arm64")
     finally:
-        run(f"{DOCKER} rmi {tag}", quiet=True)
+        run(f"{BUILDKIT_DOCKER} rmi {tag}", quiet=True)
 
 
 @contextmanager
 def started(arguments: str) -> Iterator[str]:
     """A detached, labelled container; removed afterwards."""
-    container = run(f"{DOCKER} run -d {LABEL_FLAGS} {arguments}", quiet=True).strip().splitlines()[-1]
+    container = run(f"{BUILDKIT_DOCKER} run -d {LABEL_FLAGS} {arguments}", quiet=True).strip().splitlines()[-1]
     try:
         yield container
     finally:
-        run(f"{DOCKER} rm -f {container}", quiet=True)
+        run(f"{BUILDKIT_DOCKER} rm -f {container}", quiet=True)
 
 
 @contextmanager
 def smoke_app(runtime_tag: str) -> Iterator[tuple[str, str]]:
-    """The smoke app built with tests/offline/smoke/Dockerfile on `runtime_tag`, running on a loopback port."""
+    """The smoke app built with tests/smoke/Dockerfile on `runtime_tag`, running on a loopback port."""
     tag = f"{TEST_LAB}/offline-smoke:{runtime_tag}-{os.getpid()}"
     run(
-        f"{DOCKER} build {LABEL_FLAGS} --build-arg DOTNET_TAG=10.0 --build-arg RUNTIME_TAG={runtime_tag}"
+        f"{BUILDKIT_DOCKER} build {LABEL_FLAGS} --build-arg DOTNET_TAG=10.0 --build-arg RUNTIME_TAG={runtime_tag}"
         f" -t {tag} {SMOKE}",
         quiet=True,
         timeout=600,
@@ -147,4 +143,4 @@ def smoke_app(runtime_tag: str) -> Iterator[tuple[str, str]]:
         with started(f"-p {LOOPBACK}:{port}:8080 {tag}") as container:
             yield container, f"http://{LOOPBACK}:{port}/"
     finally:
-        run(f"{DOCKER} rmi {tag}", quiet=True)
+        run(f"{BUILDKIT_DOCKER} rmi {tag}", quiet=True)

@@ -1,0 +1,129 @@
+"""up, down, status and env: the world's commands, one `up` or `down` at a time on a machine."""
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from labkit.errors import LabError
+from labkit.names import LOOPBACK
+from offline_world import engine, hosts, registry
+from offline_world.base import BASE_IMAGE, ensure_base
+from offline_world.machine import ENGINE_SUITE, HTTPS_PORT, MCR, SERVED_HOSTS, STATE, SYSTEM_PATH, say
+from offline_world.preflight import DebianMirrors, DotnetInstall, Refused, preflight
+from offline_world.standins import build, dotnet_tag, push, recipe_hash, remove_if_untagged, standins
+
+LOCK = STATE / "lock"
+
+
+def up(environ: dict[str, str]) -> Path:
+    """Bring the world up, or refuse; on a failure half-way, undo what was done. Returns the shim folder."""
+    problems, install, mirrors = preflight(environ)
+    if problems:
+        raise Refused(problems)
+    assert install is not None and mirrors is not None
+    with exclusive():
+        try:
+            return bring_up(install, mirrors)
+        except BaseException:
+            say("failed: undoing the changes to this machine")
+            try:
+                down()
+            except LabError as exc:
+                say(str(exc))
+            raise
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """One `up` or `down` at a time on this machine."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another up or down to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
+    # From here on, system tools run (apt-get, debootstrap, dockerd); PATH only had to pick `dotnet`.
+    os.environ["PATH"] = f"{SYSTEM_PATH['PATH']}:{os.environ.get('PATH', '')}"
+    engine.ensure_packages(mirrors.main)
+    ca = registry.ensure_tls()
+    hosts.install_certs(ca)
+    engine.add_hub_mirror()
+    engine.ensure_dockerd()
+    if not engine.engine_has_mirror():
+        engine.reload_dockerd(expect_mirror=True)
+    if engine.engine_predates(hosts.ca_file(MCR)):
+        say(
+            "note: dockerd started before the CA was in /etc/docker/certs.d, so until it restarts "
+            "BuildKit takes mcr.microsoft.com images from the local store only (pull and run are fine)"
+        )
+    shim = engine.ensure_shim()
+    base = ensure_base(mirrors)
+    images = standins(install, BASE_IMAGE, registry.registry_version())
+    recipe = recipe_hash(images, base)
+    built = [(standin, *build(standin, recipe)) for standin in images]
+    for _, _, replaced in reversed(built):  # top of the stack first: a base goes once its children have
+        if replaced is not None:
+            remove_if_untagged(replaced)
+    registry.ensure_registry()
+    for standin, image_id, _ in built:
+        push(standin, image_id)
+    hosts.add_hosts_entry()
+    engine.pull_when_resolved(f"{MCR}/dotnet/sdk:{dotnet_tag(install.runtime)}")
+    engine.pull_when_resolved(images[-1].ref())
+    say(f"up: {len(built)} stand-ins served on {LOOPBACK}:{HTTPS_PORT} as {', '.join(SERVED_HOSTS)}")
+    say(f"put {shim} first on PATH and export DOCKER_BUILDKIT=1")
+    return shim
+
+
+def down() -> list[str]:
+    """Undo what `up` changed on the machine; images, caches and registry storage stay.
+
+    Every step is tried even when an earlier one fails, so a failing `up` that calls this still
+    leaves nothing half-configured that could be undone; the failures are raised together."""
+    steps = [
+        (hosts.remove_hosts_entry, f"removed the {', '.join(SERVED_HOSTS)} entry from {hosts.HOSTS}"),
+        (lambda: hosts.remove_certs(registry.our_ca()), f"removed the CA from {hosts.CERTS_D}"),
+        (engine.remove_hub_mirror, f"removed the Docker Hub mirror from {engine.DAEMON_JSON}"),
+        (registry.stop_registry, "stopped the registry"),
+        (engine.restore_image_store, f"restored the image store setting in {engine.DAEMON_JSON}"),
+        (engine.remove_engine_source, f"removed the {ENGINE_SUITE} apt source and pin (the engine stays)"),
+    ]
+    undone, failures = [], []
+    for step, done in steps:
+        try:
+            if step():
+                undone.append(done)
+        except (LabError, OSError) as exc:
+            failures.append(f"{done.split(' ', 1)[1]}: failed ({exc})")
+    if failures:
+        raise LabError("could not undo everything: " + "; ".join(failures))
+    return undone
+
+
+def status() -> dict[str, bool]:
+    return {
+        "hosts entry": hosts.hosts_entry_present(),
+        "CA in /etc/docker/certs.d": hosts.certs_installed(registry.our_ca()),
+        "registry": registry.registry_pid() is not None and registry.registry_ok(),
+        "Docker Hub mirror": engine.hub_mirror_in_use(),
+    }
+
+
+def use_image_store(store: str | None) -> str:
+    """Switch the engine to `store` (or only report it when None); the store it runs with now."""
+    if store is not None:
+        with exclusive():
+            engine.use_image_store(store)
+    return engine.image_store()
+
+
+def env_lines() -> str:
+    """Shell lines for `eval`: the Debian docker client first on PATH, BuildKit on."""
+    return f'export PATH="{engine.SHIM}:$PATH" DOCKER_BUILDKIT=1'
