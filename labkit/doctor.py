@@ -3,17 +3,22 @@
 `python -m labkit doctor` prints one row per check and exits 0 when every required row passes.
 """
 
+import os
+import re
 import shutil
+import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labkit import catalog, image_info, names, registry
-from labkit.docker_access import client
+from labkit import catalog, image_info, names, refs, registry
+from labkit.docker_access import Endpoint, client, endpoint
 from labkit.errors import CatalogError
 
 MIN_API = (1, 41)  # Docker Engine 20.10
@@ -22,6 +27,8 @@ ARCHITECTURES = ("x86_64", "amd64", "aarch64", "arm64")
 WELL_KNOWN_PORTS = (8080, 5000)
 GB = 1_000_000_000
 LOG_WIDTH = 120
+CONTAINERD_STORE = "io.containerd.snapshotter.v1"  # moby daemon/containerd/service.go, LayerStoreStatus
+CONTAINERD_ROOT = Path("/var/lib/containerd")  # where a system containerd keeps the store's snapshots
 
 
 @dataclass(frozen=True)
@@ -41,12 +48,16 @@ def rows() -> list[Row]:
     """Every check, in the order a learner fixes them. Raises DockerUnavailable with no engine."""
     docker = client()
     info = docker.info()
+    used = endpoint()
     return [
         shell_row(),
+        endpoint_row(used),
         _engine_row(docker.version()),
+        builder_row(_build_setup(docker)),
         _linux_row(info),
+        store_row(info),
         _architecture_row(info),
-        _disk_row(info),
+        disk_row(info, used),
         *_port_rows(),
         *_registry_and_image_rows(),
     ]
@@ -68,6 +79,73 @@ def _engine_row(version: dict[str, Any]) -> Row:
     return Row("Docker engine", "pass", detail)
 
 
+@dataclass(frozen=True)
+class BuildSetup:
+    """What decides whether `docker build` runs on BuildKit (see `builder_row`)."""
+
+    cli_version: str | None  # of the `docker` on PATH, the one the labs run; None when there is none
+    buildx: bool  # `docker buildx version` works
+    engine_default: str | None  # the engine's advertised default builder: "2" is BuildKit, "1" or None legacy
+    setting: str | None  # DOCKER_BUILDKIT
+
+
+_TRUE = {"1", "t", "T", "true", "True", "TRUE"}
+_FALSE = {"0", "f", "F", "false", "False", "FALSE"}
+
+
+def builder_row(setup: BuildSetup) -> Row:
+    """The labs' Dockerfiles need BuildKit: only it fills in $BUILDPLATFORM and $TARGETARCH.
+
+    The rules are the docker CLI's own (docker/cli, cmd/docker/builder.go): DOCKER_BUILDKIT=0 always
+    means the legacy builder; from CLI 23.0 on, `docker build` runs `docker buildx build` when the
+    buildx plugin is there and the legacy builder when it is not; before 23.0, DOCKER_BUILDKIT=1 or
+    the engine's default builder (BuildKit from Engine 23.0, or with `"features": {"buildkit": true}`) decides.
+    """
+    check = "BuildKit builder"
+    if setup.cli_version is None:
+        return Row(check, "fail", "no `docker` command on PATH: install Docker Desktop or Docker Engine")
+    if setup.setting is not None and setup.setting not in _TRUE | _FALSE:
+        return Row(check, "fail", f"DOCKER_BUILDKIT={setup.setting} is not a boolean: export DOCKER_BUILDKIT=1")
+    if setup.setting in _FALSE:
+        return Row(check, "fail", f"DOCKER_BUILDKIT={setup.setting} selects the legacy builder: unset it")
+    cli = f"docker {setup.cli_version}"
+    if _major(setup.cli_version) >= 23:
+        if setup.buildx:
+            return Row(check, "pass", f"BuildKit ({cli} with buildx)")
+        return Row(check, "fail", f"{cli} has no buildx plugin, which BuildKit needs: install docker-buildx-plugin")
+    if setup.setting in _TRUE:
+        return Row(check, "pass", f"BuildKit ({cli}, DOCKER_BUILDKIT={setup.setting})")
+    if setup.engine_default == "2":
+        return Row(check, "pass", f"BuildKit ({cli}, the engine's default builder)")
+    return Row(check, "fail", f"{cli} builds without BuildKit: export DOCKER_BUILDKIT=1, or use Docker Engine 23.0+")
+
+
+def _major(version: str) -> int:
+    found = re.match(r"\d+", version)
+    return int(found.group()) if found else 0
+
+
+def _build_setup(docker: Any) -> BuildSetup:
+    version = _cli_output("--version")
+    found = re.search(r"\d+\.\d+\S*?(?=,|\s|$)", version or "")
+    ping = docker.api.get(f"{docker.api.base_url}/_ping", timeout=30)
+    return BuildSetup(
+        cli_version=found.group() if found else None,
+        buildx=_cli_output("buildx", "version") is not None,
+        engine_default=ping.headers.get("Builder-Version"),
+        setting=os.environ.get("DOCKER_BUILDKIT"),
+    )
+
+
+def _cli_output(*arguments: str) -> str | None:
+    """stdout of `docker <arguments>`, or None when it fails or there is no docker command."""
+    try:
+        done = subprocess.run(["docker", *arguments], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def _linux_row(info: dict[str, Any]) -> Row:
     os_type = info.get("OSType", "?")
     if os_type != "linux":
@@ -82,14 +160,93 @@ def _architecture_row(info: dict[str, Any]) -> Row:
     return Row("Architecture", "pass", arch, required=False)
 
 
-def _disk_row(info: dict[str, Any]) -> Row:
-    root = Path(str(info.get("DockerRootDir") or "/"))
-    where = root if root.is_dir() else Path("/")
-    free_gb = shutil.disk_usage(where).free / GB
-    detail = f"{free_gb:.1f} GB free at {where}"
-    if free_gb < MIN_FREE_GB:
+def endpoint_row(used: Endpoint) -> Row:
+    return Row("Docker endpoint", "pass", f"{used.host} ({used.source})")
+
+
+def containerd_store(info: dict[str, Any]) -> bool:
+    """The engine keeps images in containerd (Docker Desktop's default, Engine 29's on new installs)."""
+    return any(list(pair) == ["driver-type", CONTAINERD_STORE] for pair in info.get("DriverStatus") or [])
+
+
+def store_row(info: dict[str, Any]) -> Row:
+    driver = info.get("Driver", "?")
+    if containerd_store(info):
+        return Row("Image store", "pass", f"containerd image store (snapshotter {driver})", required=False)
+    return Row("Image store", "pass", f"classic image store (storage driver {driver})", required=False)
+
+
+def disk_row(info: dict[str, Any], used: Endpoint) -> Row:
+    """Free space where the engine keeps images: this host's disk, or the disk of the engine's VM."""
+    measured = free_disk(info, used)
+    if measured is None:
+        detail = "unknown (engine in a VM): no course image is here to measure it with; run `python -m labkit prepull`"
+        return Row("Free disk", "warn", detail, required=False)
+    free, where = measured
+    detail = f"{free / GB:.1f} GB free {where}"
+    if free / GB < MIN_FREE_GB:
         return Row("Free disk", "warn", f"{detail}; the labs want {MIN_FREE_GB:.0f} GB", required=False)
     return Row("Free disk", "pass", detail, required=False)
+
+
+def free_disk(info: dict[str, Any], used: Endpoint) -> tuple[int, str] | None:
+    """(bytes free, where) for the engine's image store; None when it cannot be measured."""
+    return _free_on_this_host(info) if engine_on_this_host(info, used) else _free_in_the_engine(info)
+
+
+def engine_on_this_host(info: dict[str, Any], used: Endpoint) -> bool:
+    """A local socket can still lead into a VM (Docker Desktop, Colima, OrbStack): its engine has another name."""
+    return (
+        used.host.startswith("unix://")
+        and info.get("Name") == socket.gethostname()
+        and Path(str(info.get("DockerRootDir"))).is_dir()
+    )
+
+
+def _free_on_this_host(info: dict[str, Any]) -> tuple[int, str]:
+    stores = [Path(str(info["DockerRootDir"]))]
+    if containerd_store(info) and CONTAINERD_ROOT.is_dir():
+        stores.append(CONTAINERD_ROOT)
+    free, store = min((shutil.disk_usage(store).free, store) for store in stores)
+    return free, f"at {store}"
+
+
+def _free_in_the_engine(info: dict[str, Any]) -> tuple[int, str] | None:
+    free = free_in_engine()
+    return None if free is None else (free, f"inside the engine ({info.get('Name')}, {info.get('DockerRootDir')})")
+
+
+def free_in_engine() -> int | None:
+    """Bytes free under the engine's image store, seen by `df /` in a throwaway container.
+
+    A container's root is an overlay whose writable layer sits in the store, so `df /` reports
+    that disk. The image is a course image already present (none is pulled); None without one.
+    """
+    try:
+        present = [entry.ref for entry in catalog.images() if image_info.exists(entry.ref)]
+    except CatalogError:
+        return None
+    for ref in present:
+        output = _run_df(ref)
+        if output is not None:
+            return int(output.splitlines()[-1].split()[3]) * 1024
+    return None
+
+
+def _run_df(ref: str) -> str | None:
+    """`df -Pk /` in a labelled container of `ref`, removed afterwards; None if the image has no df."""
+    container = client().containers.create(
+        ref, entrypoint=["df", "-Pk", "/"], labels=names.labels("doctor"), network_disabled=True
+    )
+    try:
+        container.start()
+        if container.wait(timeout=60).get("StatusCode") != 0:
+            return None
+        return str(container.logs(stdout=True, stderr=False).decode())
+    except DockerException:
+        return None
+    finally:
+        container.remove(force=True)
 
 
 def _port_rows() -> list[Row]:
@@ -99,7 +256,7 @@ def _port_rows() -> list[Row]:
         found = [Row("Loopback ports", "fail", f"cannot listen on {names.LOOPBACK}: {exc}")]
     for port in WELL_KNOWN_PORTS:
         if names.port_in_use(port):
-            found.append(Row(f"Port {port}", "warn", "in use (the labs pick free ports themselves)", required=False))
+            found.append(Row(f"Port {port}", "warn", "in use (the labs let Docker pick free ports)", required=False))
         else:
             found.append(Row(f"Port {port}", "pass", "free", required=False))
     return found
@@ -114,14 +271,14 @@ def _registry_and_image_rows() -> list[Row]:
     missing = [entry.ref for entry in entries if not image_info.exists(entry.ref)]
     found: list[Row] = []
     reachable: dict[str, bool] = {}
-    for host in dict.fromkeys(registry.host(entry.ref) for entry in entries):
+    for host in dict.fromkeys(refs.registry(entry.ref) for entry in entries):
         answers, detail = registry.probe(host)
         reachable[host] = answers
-        needed = any(registry.host(ref) == host for ref in missing)
+        needed = any(refs.registry(ref) == host for ref in missing)
         status = "pass" if answers else ("fail" if needed else "warn")
         found.append(Row(f"Registry {host}", status, detail, required=needed))
     for entry in entries:
-        found.append(_image_row(entry.ref, entry.ref not in missing, reachable[registry.host(entry.ref)]))
+        found.append(_image_row(entry.ref, entry.ref not in missing, reachable[refs.registry(entry.ref)]))
     return found
 
 
