@@ -1,6 +1,7 @@
 """Measure what the course claims about speed and size, on this machine, from real runs.
 
     python benchmarks/bench.py            # after `python -m pytest` (it reads the lab times)
+    python benchmarks/bench.py --debug    # an error's traceback, not just its one line
 
 Writes _build/reports/benchmark.md (and prints it): the sizes of the catalog images, the disk
 they really take, the cold build and the rebuild after a one-line change of Lab 4's multi-stage
@@ -9,6 +10,7 @@ test suite measured it. The build runs in a temporary copy of the lab, so the re
 touched, and every image it makes carries the course label and is removed at the end.
 """
 
+import argparse
 import json
 import shutil
 import tempfile
@@ -17,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labkit import catalog, cleanup, images, names, run
+from labkit.boundary import guarded
+from labkit.errors import LabError
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "_build" / "reports"
@@ -79,11 +83,12 @@ def report(times: dict[str, float]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    summary = (__doc__ or "").split("\n", 1)[0]
+    argparse.ArgumentParser(prog="python benchmarks/bench.py", description=summary).parse_args(argv)
     missing = [catalog.image(key) for key in OFFICIAL if not images.exists(catalog.image(key))]
     if missing:
-        print(f"Pull these first (`python -m labkit prepull`): {', '.join(missing)}")
-        return 1
+        raise LabError(f"Pull these first (`python -m labkit prepull`): {', '.join(missing)}")
     try:
         with tempfile.TemporaryDirectory() as folder:
             context = Path(folder) / LAB.name
@@ -98,4 +103,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded("bench", main))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from docker.errors import DockerException
 
-from labkit.errors import LabError
+from labkit.errors import CommandFailed, LabError
 
 DEBUG_VARIABLE = "LABKIT_DEBUG"
 DEBUG_FLAG = "--debug"
@@ -31,24 +31,30 @@ def without_debug_flag(argv: Sequence[str]) -> list[str]:
 def one_line(exc: BaseException) -> str:
     """The message a person can act on: labkit's own errors as written, the engine's first line,
     anything else prefixed with its type so a bug report still says what broke."""
+    if isinstance(exc, CommandFailed):
+        last = exc.tail.strip().splitlines()[-1:] or ["no output"]
+        return f"`{exc.command}` {exc.what}: {last[0].strip()}"
     if isinstance(exc, LabError):
-        return str(exc).strip() or type(exc).__name__
+        return _first_line(exc) or type(exc).__name__
     if isinstance(exc, DockerException):
-        first = str(exc).strip().split("\n", 1)[0]
-        return f"the Docker engine refused: {first or type(exc).__name__}"
+        return f"the Docker engine refused: {_first_line(exc) or type(exc).__name__}"
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror}{where}"
-    text = str(exc).strip().split("\n", 1)[0]
+    text = _first_line(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n", 1)[0].strip()
+
+
 def report(program: str, exc: BaseException, debug: bool) -> None:
+    """One line on stderr; an unexpected error (a bug, not a state to fix) says how to see its traceback."""
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
-    print(f"✘ {program}: {one_line(exc)}", file=sys.stderr)
-    if not debug and not isinstance(exc, LabError):
-        print(f"  (for the full traceback run again with {DEBUG_FLAG} or {DEBUG_VARIABLE}=1)", file=sys.stderr)
+    more = "" if debug or isinstance(exc, LabError) else f" (run again with {DEBUG_FLAG} for the traceback)"
+    print(f"✘ {program}: {one_line(exc)}{more}", file=sys.stderr)
 
 
 def guarded(program: str, main: Callable[[list[str]], int], argv: Sequence[str] | None = None) -> int:

@@ -1,12 +1,14 @@
 """The one catalog of image references (images.toml at the top of the repository)."""
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from labkit.errors import CatalogError
+from labkit import refs
+from labkit.errors import CatalogError, InvalidName
 
 CATALOG_ENV = "LABKIT_CATALOG"
 
@@ -29,10 +31,37 @@ def catalog_path() -> Path:
     raise CatalogError("images.toml not found: run from inside the course repository.")
 
 
+_AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+
+
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, object]:
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        why = _AT_LINE.sub("", str(exc))
+        raise CatalogError(f"{path}:{_error_line(exc)}: not valid TOML ({why}); fix that line.") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8.") from None
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+
+
+def _error_line(exc: tomllib.TOMLDecodeError) -> int | str:
+    """The line tomllib names (its `lineno` attribute from Python 3.14, in the message before)."""
+    lineno = getattr(exc, "lineno", None)
+    if isinstance(lineno, int):
+        return lineno
+    match = _AT_LINE.search(str(exc))
+    return int(match[1]) if match else "?"
+
+
+def _entry_line(path: Path, key: str) -> int | str:
+    """The line of `[images.<key>]` in the catalog, for an error that names it."""
+    header = re.compile(rf"^\s*\[\s*images\.\"?{re.escape(key)}\"?\s*\]")
+    lines = path.read_text("utf-8").splitlines()
+    return next((number for number, line in enumerate(lines, start=1) if header.match(line)), "?")
 
 
 def _data() -> dict[str, object]:
@@ -43,19 +72,28 @@ def dotnet_tag() -> str:
     """The .NET tag every lab builds on (e.g. "10.0"); Dockerfiles get it as DOTNET_TAG."""
     section = _data().get("dotnet")
     if not isinstance(section, dict) or "tag" not in section:
-        raise CatalogError("images.toml has no [dotnet] tag.")
+        raise CatalogError(f"{catalog_path()} has no [dotnet] tag.")
     return str(section["tag"])
 
 
 def images() -> list[CatalogImage]:
-    """Every image the course uses, in catalog order."""
-    section = _data().get("images")
+    """Every image the course uses, in catalog order; each `ref` is checked to be an image reference."""
+    path = catalog_path()
+    section = _load(path).get("images")
     if not isinstance(section, dict):
-        raise CatalogError("images.toml has no [images] table.")
-    return [
-        CatalogImage(key, str(entry["ref"]), str(entry.get("role", "")))
-        for key, entry in section.items()
-    ]
+        raise CatalogError(f"{path} has no [images] table.")
+    return [_entry(path, key, entry) for key, entry in section.items()]
+
+
+def _entry(path: Path, key: str, entry: object) -> CatalogImage:
+    where = f"{path}:{_entry_line(path, key)}: [images.{key}]"
+    if not isinstance(entry, dict) or not isinstance(entry.get("ref"), str):
+        raise CatalogError(f'{where} has no ref: add a line like ref = "mcr.microsoft.com/dotnet/sdk:10.0".')
+    try:
+        refs.parse(entry["ref"])
+    except InvalidName as exc:
+        raise CatalogError(f"{where}: {exc}") from None
+    return CatalogImage(key, entry["ref"], str(entry.get("role", "")))
 
 
 def image(key: str) -> str:

@@ -2,22 +2,20 @@
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
-from docker.errors import DockerException
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from labkit import cleanup, doctor, generate, names, prepull, tags
-from labkit.errors import LabError
+from labkit import boundary, classroom, cleanup, doctor, generate, names, open_lab, prepull, tags
 
 DESCRIPTION = "Check, prepare and clean up a machine for the Containerizing .NET labs."
+EPILOG = f"An error is one line; add {boundary.DEBUG_FLAG} (or set {boundary.DEBUG_VARIABLE}=1) to see its traceback."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m labkit", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="python -m labkit", description=DESCRIPTION, epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
@@ -73,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="+", action="extend", metavar="LAB", help="execute only these labs, e.g. 03-dockerfiles"
     )
     book.set_defaults(run=run_book)
+    classroom.register(commands)
+    open_lab.register(commands)
     return parser
 
 
@@ -107,22 +107,14 @@ def run_book(args: argparse.Namespace) -> int:
     return result
 
 
-def report_error(message: str) -> int:
-    Console(stderr=True).print(Text(f"✘ {message}", style="red"), soft_wrap=True)
-    return 2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if words[:1] == ["generate"]:
-            return generate.main(words[1:])
-        args = build_parser().parse_args(words)
-        result: int = args.run(args)
-    except LabError as exc:
-        return report_error(str(exc))
-    except DockerException as exc:  # an engine's refusal is one line too, never a traceback
-        return report_error(str(exc).strip().split("\n", 1)[0] or type(exc).__name__)
-    except KeyboardInterrupt:
-        return 130
+    """The command line's entry point: any error is one line (the traceback with --debug)."""
+    return boundary.guarded("labkit", dispatch, argv)
+
+
+def dispatch(words: list[str]) -> int:
+    if words[:1] == ["generate"]:
+        return generate.main(words[1:])
+    args = build_parser().parse_args(words)
+    result: int = args.run(args)
     return result

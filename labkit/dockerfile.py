@@ -11,7 +11,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_HEREDOC = re.compile(r"<<-?\s*[\"']?(\w+)[\"']?")
+# `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'`: no space after <<, a word that starts with a letter or
+# underscore. Not shell arithmetic (`$((1 << 3))`) and not a here-string (`<<<`).
+_HEREDOC = re.compile(r"(?<!<)<<-?([\"']?)([A-Za-z_]\w*)\1(?![\w<])")
 _FLAG = re.compile(r"--([\w-]+)(?:=(\S*))?\s+")
 
 
@@ -41,7 +43,7 @@ def parse(text: str) -> list[Instruction]:
         if not logical:
             continue
         keyword, _, args = logical.partition(" ")
-        for marker in _HEREDOC.findall(args):
+        for _, marker in _HEREDOC.findall(args):
             body, index = _heredoc(lines, index, marker)
             args += "\n" + body
         found.append(Instruction(start + 1, keyword.upper(), args.strip()))

@@ -12,12 +12,14 @@ class LabError(Exception):
 class CommandFailed(LabError):
     """A shell command exited non-zero or ran past its timeout."""
 
-    def __init__(self, command: str, returncode: int | None, tail: str) -> None:
+    def __init__(self, command: str, returncode: int | None, tail: str, advice: str = "") -> None:
         self.command = command
         self.returncode = returncode
         self.tail = tail
-        what = "timed out" if returncode is None else f"exited with code {returncode}"
-        super().__init__(f"`{command}` {what}. Last lines of its output:\n{tail}")
+        self.advice = advice
+        self.what = "timed out" if returncode is None else f"exited with code {returncode}"
+        hint = f"\nHint: {advice}" if advice else ""
+        super().__init__(f"`{command}` {self.what}. Last lines of its output:\n{tail}{hint}")
 
 
 class DockerUnavailable(LabError):

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
+
 from labkit.errors import LabError
 
 SKIPPED_PARTS = {"bin", "obj", ".ipynb_checkpoints", "__pycache__"}
@@ -32,6 +34,10 @@ _MARKER = re.compile(r"\b(BEGIN|END) SOLUTION\b")
 
 class MarkerError(LabError):
     """Unbalanced or nested solution markers."""
+
+
+class NotebookError(LabError):
+    """A solution notebook that is not valid notebook JSON, or not UTF-8."""
 
 
 def strip_solutions(text: str, where: str = "<text>") -> str:
@@ -63,19 +69,35 @@ def _todo_line(begin: re.Match[str], line: str) -> str:
     return f"{begin['indent']}{begin['open']} TODO: {hint}{close}{newline}"
 
 
+def read_notebook(text: str, where: str) -> nbformat.NotebookNode:
+    """A notebook through nbformat; NotebookError naming the file and line when it is not one."""
+    try:
+        notebook: nbformat.NotebookNode = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+        nbformat.validate(notebook)
+    except nbformat.reader.NotJSONError as exc:
+        cause = exc.__cause__
+        line = f":{cause.lineno}" if isinstance(cause, json.JSONDecodeError) else ""
+        why = cause.msg if isinstance(cause, json.JSONDecodeError) else "not JSON"
+        raise NotebookError(f"{where}{line}: not a notebook ({why}); open it in Jupyter or restore it.") from None
+    except nbformat.ValidationError as exc:
+        why = exc.message
+        raise NotebookError(f"{where}: not a valid notebook ({why}); open it in Jupyter or restore it.") from None
+    return notebook
+
+
 def lab_notebook(text: str, where: str) -> str:
-    """The learner's version of a solution notebook (JSON in, JSON out)."""
-    notebook = json.loads(text)
-    for index, cell in enumerate(notebook["cells"]):
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        source = strip_solutions(source, f"{where} cell {index}")
+    """The learner's version of a solution notebook (nbformat JSON in and out)."""
+    notebook = read_notebook(text, where)
+    for index, cell in enumerate(notebook.cells):
+        source = strip_solutions(cell.source, f"{where} cell {index}")
         if index == 0:
             source = source.replace(TITLE_SUFFIX, "", 1)
-        cell["source"] = source.splitlines(keepends=True)
-        if cell["cell_type"] == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+        cell.source = source
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    written: str = nbformat.writes(notebook)
+    return written + "\n"
 
 
 def learner_files(solution_lab: Path) -> Iterator[tuple[Path, bytes]]:
@@ -86,10 +108,18 @@ def learner_files(solution_lab: Path) -> Iterator[tuple[Path, bytes]]:
             continue
         data = path.read_bytes()
         if path.suffix == ".ipynb":
-            data = lab_notebook(data.decode("utf-8"), str(path)).encode("utf-8")
+            data = lab_notebook(_utf8(data, path), str(path)).encode("utf-8")
         elif _is_text(data):
             data = strip_solutions(data.decode("utf-8"), str(path)).encode("utf-8")
         yield relative, data
+
+
+def _utf8(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise NotebookError(f"{path}:{line}: not UTF-8 ({exc.reason}); save it as UTF-8.") from None
 
 
 def _is_text(data: bytes) -> bool:

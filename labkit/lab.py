@@ -1,6 +1,6 @@
-"""The notebook's handle on one lab run: its id, labels, unique names, ports and cleanup."""
+"""The notebook's handle on one lab run: its id, labels, unique names, published ports and cleanup."""
 
-from labkit import cleanup, names
+from labkit import cleanup, containers, names
 from labkit.cleanup import Resource
 
 
@@ -32,9 +32,9 @@ class Lab:
     def image(self, what: str, tag: str = "latest") -> str:
         return names.image_tag(self.id, what, tag)
 
-    def port(self) -> int:
-        """A free port on 127.0.0.1, picked now."""
-        return names.free_port()
+    def host_port(self, container: str, container_port: int = 8080) -> int:
+        """The port of 127.0.0.1 Docker picked for `container`'s `container_port` (`-p 127.0.0.1::8080`)."""
+        return containers.host_port(container, container_port)
 
     def cleanup(self, dry_run: bool = False) -> list[Resource]:
         """Remove every resource labelled with this lab's id, and print what went."""

@@ -48,7 +48,10 @@ def image_tag(lab_id: str, what: str, tag: str = "latest") -> str:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for probes and tests).
+
+    Labs never publish on it: between picking it here and Docker binding it, another lab could
+    take it. They publish with `-p 127.0.0.1::8080` and read the port back (labkit.containers)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])

@@ -11,11 +11,12 @@ from docker.errors import APIError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
-from labkit import catalog, image_info, registry
+from labkit import catalog, doctor, image_info, refs
 from labkit.catalog import CatalogImage
-from labkit.docker_access import client
+from labkit.docker_access import client, endpoint
 from labkit.errors import LabError
 
+NEEDED_GB = 3.0  # the course's images, uncompressed, with room to extract them
 _NOT_THERE = ("manifest unknown", "not found", "does not exist", "pull access denied", "repository name not known")
 
 
@@ -34,11 +35,14 @@ def selected(keys: Sequence[str] | None) -> list[CatalogImage]:
 def main(keys: Sequence[str] | None = None, console: Console | None = None) -> int:
     """Pull what is missing; exit code 1 if any image could not be pulled."""
     out = console or Console()
+    entries = selected(keys)
+    if not all(image_info.exists(entry.ref) for entry in entries):
+        check_disk()
     failed: list[str] = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=out
     ) as progress:
-        for entry in selected(keys):
+        for entry in entries:
             if image_info.exists(entry.ref):
                 progress.console.print(f"[green]✔[/] {entry.ref} is already here")
                 continue
@@ -47,7 +51,7 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None) -> i
                 pull(entry.ref, progress, task)
             except PullFailed as exc:
                 failed.append(entry.ref)
-                progress.console.print(f"[red]✘ {exc}[/]", markup=True, highlight=False)
+                progress.console.print(f"[red]✘ {exc}[/]", markup=True, highlight=False, soft_wrap=True)
             else:
                 progress.console.print(f"[green]✔[/] {entry.ref} pulled")
     if failed:
@@ -55,6 +59,17 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None) -> i
         return 1
     out.print("[green]Every course image is here.[/]")
     return 0
+
+
+def check_disk() -> None:
+    """Refuse to start pulling onto a disk that cannot hold the images: a half-pulled set helps no one."""
+    measured = doctor.free_disk(client().info(), endpoint())
+    if measured is not None and measured[0] / doctor.GB < NEEDED_GB:
+        free, where = measured
+        raise LabError(
+            f"Only {free / doctor.GB:.1f} GB free {where}; the course images need about {NEEDED_GB:.0f} GB: "
+            "free some space (`docker system df` shows what Docker uses), then run prepull again."
+        )
 
 
 def pull(ref: str, progress: Progress, task: TaskID) -> None:
@@ -92,5 +107,5 @@ def explain(ref: str, message: str) -> str:
     first = message.strip().splitlines()[0] if message.strip() else "no reason given"
     if any(marker in first.lower() for marker in _NOT_THERE):
         return f"{ref} is not in its registry ({first}). Check the tag in images.toml."
-    host = registry.host(ref)
+    host = refs.registry(ref)
     return f"{ref}: cannot reach {host} ({first}). Check the network or proxy, or use the classroom mirror."

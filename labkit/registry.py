@@ -1,22 +1,14 @@
-"""Which registry an image comes from, and whether that registry answers."""
+"""A registry's API address, and whether that registry answers (labkit.refs says which registry an image is from)."""
 
 import ssl
 import urllib.error
 
 from labkit import web
+from labkit.refs import DOCKER_HUB
 
-DOCKER_HUB = "docker.io"
 PROBE_TIMEOUT = 3.0
 _API_URLS = {DOCKER_HUB: "https://registry-1.docker.io/v2/"}
 _LOOPBACK = ("127.", "localhost")
-
-
-def host(ref: str) -> str:
-    """The registry of an image reference: "mcr.microsoft.com", or docker.io for "registry:2"."""
-    first, slash, _ = ref.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return DOCKER_HUB
 
 
 def api_url(registry: str) -> str:

@@ -7,6 +7,7 @@ labkit/data/releases-index.json is used instead, and `ReleaseIndex.source` says 
 
 import http.client
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -19,6 +20,7 @@ from labkit.errors import LabError
 RELEASES_URL = "https://builds.dotnet.microsoft.com/dotnet/release-metadata/releases-index.json"
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "releases-index.json"
 LIVE_TIMEOUT = 3.0
+_TAG_VERSION = re.compile(r"^(\d+)\.(\d+)")
 
 
 class ReleaseDataError(LabError):
@@ -115,3 +117,24 @@ def is_supported(found: Channel, today: date | None = None) -> bool:
 def supported_channels(today: date | None = None, index: ReleaseIndex | None = None) -> list[Channel]:
     """The channels still supported on `today`, newest first as in the metadata."""
     return [c for c in (index or load()).channels if is_supported(c, today)]
+
+
+@dataclass(frozen=True)
+class TagSupport:
+    """What the release metadata says of the .NET channel an image tag names."""
+
+    version: str | None  # "10.0" for "10.0-noble-chiseled" or "10.0.401"; None when the tag names no version
+    channel: Channel | None  # None when the version is not in the metadata
+    supported: bool  # a known channel, not end of support on the day asked about
+    index: ReleaseIndex
+
+
+def tag_support(tag: str, today: date | None = None, index: ReleaseIndex | None = None) -> TagSupport:
+    """Is the .NET channel in `tag` supported? The one answer `checks` and `tags` both give."""
+    index = index or load()
+    match = _TAG_VERSION.match(tag)
+    if match is None:
+        return TagSupport(None, None, False, index)
+    version = f"{match[1]}.{match[2]}"
+    found = next((c for c in index.channels if c.channel_version == version), None)
+    return TagSupport(version, found, found is not None and is_supported(found, today), index)

@@ -14,11 +14,10 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import date
 
-from labkit import catalog, registry, releases, web
+from labkit import catalog, refs, registry, releases, web
 
 PAGE_SIZE = 1000
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="?next"?')
-_CHANNEL = re.compile(r"^(\d+\.\d+)")
 
 
 @dataclass(frozen=True)
@@ -34,19 +33,10 @@ class TagReport:
         return self.supported and self.in_registry is not False
 
 
-def split(ref: str) -> tuple[str, str, str]:
-    """("mcr.microsoft.com", "dotnet/sdk", "10.0") from "mcr.microsoft.com/dotnet/sdk:10.0"."""
-    host = registry.host(ref)
-    path, _, tag = ref.removeprefix(f"{host}/").rpartition(":")
-    if host == registry.DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    return host, path, tag
-
-
 def published_tags(ref: str, timeout: float = 10.0) -> list[str]:
     """Every tag the registry lists for the repository of `ref`, following its pages."""
-    host, repository, _ = split(ref)
-    url: str | None = f"{registry.api_url(host)}{repository}/tags/list?n={PAGE_SIZE}"
+    parsed = refs.parse(ref)
+    url: str | None = f"{registry.api_url(parsed.registry)}{parsed.repository}/tags/list?n={PAGE_SIZE}"
     found: list[str] = []
     while url is not None:
         answer = web.get(url, timeout=timeout)
@@ -63,8 +53,11 @@ def _next_page(url: str, link: str) -> str | None:
 
 
 def check(ref: str, today: date | None = None) -> TagReport:
-    host, _, tag = split(ref)
+    parsed = refs.parse(ref)
+    host, tag = parsed.registry, parsed.tag_or_latest
     support, supported = _support(tag, today)
+    if parsed.tag is None and parsed.digest is not None:
+        return TagReport(ref, support, supported, f"pinned by digest: {host} not asked", None)
     try:
         in_registry: bool | None = tag in published_tags(ref)
         published = f"listed by {host}" if in_registry else f"{host} does not list {tag!r}"
@@ -74,18 +67,16 @@ def check(ref: str, today: date | None = None) -> TagReport:
 
 
 def _support(tag: str, today: date | None) -> tuple[str, bool]:
-    match = _CHANNEL.match(tag)
-    if match is None:
+    verdict = releases.tag_support(tag, today)
+    if verdict.version is None:
         return "not a .NET version tag", True
-    index = releases.load()
-    try:
-        channel = index.channel(match[1])
-    except releases.ReleaseDataError:
-        return f".NET {match[1]} is not in the release metadata", False
-    if not releases.is_supported(channel, today):
-        return f".NET {match[1]} reached end of support on {channel.eol_date}", False
+    if verdict.channel is None:
+        return f".NET {verdict.version} is not in the release metadata", False
+    if not verdict.supported:
+        return f".NET {verdict.version} reached end of support on {verdict.channel.eol_date}", False
+    channel = verdict.channel
     latest = f", latest runtime {channel.latest_runtime}" if channel.latest_runtime else ""
-    return f".NET {match[1]} supported until {channel.eol_date}{latest} ({index.source} metadata)", True
+    return f".NET {verdict.version} supported until {channel.eol_date}{latest} ({verdict.index.source} metadata)", True
 
 
 def check_catalog(today: date | None = None) -> list[TagReport]:

@@ -7,7 +7,6 @@ Needs the built book (`jupyter-book build . -W --keep-going` writes _build/html)
 _build/screenshots/home.png for the CI artifacts.
 """
 
-import json
 import os
 from collections.abc import Iterator
 from functools import partial
@@ -15,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from tests.helpers import serve
@@ -106,8 +106,7 @@ def open_page(browser: Any, url: str) -> str:
 
 def notebook_title(entry: str) -> str:
     """The '# ' title in the first cell of a notebook (the heading the book page shows)."""
-    notebook = json.loads((ROOT / f"{entry}.ipynb").read_text(encoding="utf-8"))
-    opening = "".join(notebook["cells"][0]["source"])
+    opening: str = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4).cells[0].source
     return next(line[2:].strip() for line in opening.splitlines() if line.startswith("# "))
 
 

@@ -15,12 +15,12 @@ The end-of-support rule, precisely (see `eol_violations`):
 Scanned: everything under book/, labs/ and solutions/ (except bin/ and obj/), and images.toml.
 """
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 import yaml
 
@@ -145,7 +145,7 @@ def notebook_problems(notebook: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize("path", lab_notebooks(), ids=lambda path: str(path.relative_to(ROOT)))
 def test_lab_notebook_has_title_objectives_time_and_checks(path: Path) -> None:
-    problems = notebook_problems(json.loads(path.read_text(encoding="utf-8")))
+    problems = notebook_problems(nbformat.read(path, as_version=4))
     assert not problems, f"{path.relative_to(ROOT)}: {'; '.join(problems)}"
 
 
@@ -238,7 +238,7 @@ def file_violations(path: Path) -> list[str]:
     except UnicodeDecodeError:
         return []  # binary (an image, a compiled file): no references to read
     if path.suffix == ".ipynb":
-        return notebook_violations(json.loads(text))
+        return notebook_violations(nbformat.reads(text, as_version=4))
     return eol_violations(text, is_markdown=path.suffix == ".md")
 
 
@@ -311,7 +311,7 @@ def test_book_build_never_executes_by_default() -> None:
 # -- the executed build's configuration (labkit.book) ---------------------------------------------
 
 AVAILABLE = ["01-containers", "03-dockerfiles", "05-registries"]
-BASE_CONFIG = {
+BASE_CONFIG: dict[str, Any] = {
     "title": "t",
     "execute": {"execute_notebooks": "off", "exclude_patterns": ["labs/*/*.ipynb"]},
     "sphinx": {"local_extensions": {"diagrams": "book/_ext"}},

@@ -8,7 +8,7 @@ from labkit import catalog
 from labkit.errors import CatalogError
 from tests.helpers import catalog_file
 
-KEYS = ["sdk", "aspnet", "runtime", "runtime-deps", "aspnet-chiseled", "runtime-deps-chiseled", "registry"]
+KEYS = ["sdk", "aspnet", "runtime", "runtime-deps", "aspnet-chiseled", "runtime-deps-chiseled", "registry", "postgres"]
 
 
 def test_the_repository_catalog_names_every_image_the_course_uses() -> None:
@@ -37,4 +37,38 @@ def test_a_catalog_without_its_sections_says_so(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(CatalogError, match=r"no \[dotnet\] tag"):
         catalog.dotnet_tag()
     with pytest.raises(CatalogError, match=r"no \[images\] table"):
+        catalog.images()
+
+
+def _catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str | bytes) -> Path:
+    path = tmp_path / "images.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    monkeypatch.setenv(catalog.CATALOG_ENV, str(path))
+    return path
+
+
+def test_malformed_toml_names_the_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _catalog(tmp_path, monkeypatch, '[dotnet]\ntag = "10.0"\n[images.sdk\nref = "x"\n')
+    with pytest.raises(CatalogError, match=rf"^{path}:3: not valid TOML \(Expected"):
+        catalog.images()
+
+
+def test_a_catalog_that_is_not_utf8_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _catalog(tmp_path, monkeypatch, b'[dotnet]\ntag = "10.0"\n# caf\xe9\n')
+    with pytest.raises(CatalogError, match=rf"^{path}: not UTF-8"):
+        catalog.dotnet_tag()
+
+
+def test_an_entry_without_ref_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _catalog(tmp_path, monkeypatch, '[dotnet]\ntag = "10.0"\n\n[images.sdk]\nrole = "build"\n')
+    with pytest.raises(CatalogError, match=rf"^{path}:4: \[images.sdk\] has no ref"):
+        catalog.images()
+
+
+def test_an_entry_with_a_bad_ref_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _catalog(tmp_path, monkeypatch, '[images.sdk]\nref = "MCR/Dotnet:10"\n')
+    with pytest.raises(CatalogError, match=rf"^{path}:1: \[images.sdk\]: 'MCR/Dotnet:10' is not an image reference"):
         catalog.images()

@@ -1,9 +1,9 @@
 """Image references come from the catalog (images.toml) and nowhere else."""
 
-import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from labkit import catalog
@@ -11,27 +11,30 @@ from labkit import catalog
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted(p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts)
 NOTEBOOKS = sorted(ROOT.glob("solutions/*/lab.ipynb"))
-IMAGE_LITERAL = re.compile(r"mcr\.microsoft\.com/|\bregistry:2\b")
+COMPOSE_FILES = sorted(ROOT.glob("solutions/*/compose.yaml"))
+COMPOSE_IMAGE = re.compile(r"^\s*image:\s*(\S+)", re.MULTILINE)
+IMAGE_VARIABLE = re.compile(r"^\$\{\w+:-([^}]+)\}$")  # ${POSTGRES_IMAGE:-postgres:17}
+IMAGE_LITERAL = re.compile(r"mcr\.microsoft\.com/|\bregistry:2\b|\bpostgres:\d")
 TAG_ARG = re.compile(r"^ARG DOTNET_TAG=(\S+)\s*$", re.MULTILINE)
 FROM_LINE = re.compile(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)", re.MULTILINE)
 
 
 def literal_image_refs(notebook: Path) -> list[str]:
     """Lines of code cells that spell an image reference instead of asking the catalog."""
-    cells = json.loads(notebook.read_text("utf-8"))["cells"]
+    cells = nbformat.read(notebook, as_version=4).cells
     return [
         line.strip()
         for cell in cells
-        if cell["cell_type"] == "code"
-        for line in "".join(cell["source"]).splitlines()
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
         if IMAGE_LITERAL.search(line) and not line.lstrip().startswith("#")
     ]
 
 
 def test_literal_detection_catches_a_hard_coded_tag(tmp_path: Path) -> None:
     bad = tmp_path / "lab.ipynb"
-    cell = {"cell_type": "code", "source": ["run('docker pull mcr.microsoft.com/dotnet/sdk:10.0')\n"]}
-    bad.write_text(json.dumps({"cells": [cell]}))
+    pull = nbformat.v4.new_code_cell("run('docker pull mcr.microsoft.com/dotnet/sdk:10.0')\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[pull]), bad)
     assert literal_image_refs(bad) == ["run('docker pull mcr.microsoft.com/dotnet/sdk:10.0')"]
 
 
@@ -57,3 +60,15 @@ def test_dockerfile_base_images_are_catalog_images(dockerfile: Path) -> None:
     for base in FROM_LINE.findall(text):
         resolved = base.replace("${DOTNET_TAG}", catalog.dotnet_tag()).replace("$DOTNET_TAG", catalog.dotnet_tag())
         assert resolved in refs or resolved in stages or resolved == "scratch", f"{base} is not in images.toml"
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_compose_images_default_to_catalog_images(compose_file: Path) -> None:
+    """Each `image:` is a variable the notebook sets from the catalog, defaulting to the catalog's
+    reference (or to the lab's own image), as a Dockerfile's DOTNET_TAG does."""
+    refs = {entry.ref for entry in catalog.images()}
+    for image in COMPOSE_IMAGE.findall(compose_file.read_text("utf-8")):
+        default = IMAGE_VARIABLE.match(image)
+        assert default, f"{image}: write it as ${{SOME_IMAGE:-<catalog reference>}}"
+        lab_image = default[1].startswith("containerizing-dotnet/")
+        assert default[1] in refs or lab_image, f"{default[1]} is not in images.toml"

@@ -7,9 +7,9 @@ import pytest
 from docker import DockerClient
 
 from labkit import catalog, checks, releases
+from labkit.containers import run_web
 from labkit.errors import CheckFailed
 from labkit.names import free_port
-from labkit.web import run_web
 from tests.helpers import LABELS, WEB_FILES, WEB_IMAGE, BuildImage, StartContainer
 
 pytest_plugins = ["tests.fixtures"]

@@ -103,7 +103,7 @@ def test_prepull_skips_images_that_are_here(busybox: str, tmp_path: Path) -> Non
 def test_prepull_rejects_an_unknown_key_in_one_line() -> None:
     result = labkit("prepull", "--only", "jdk")
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("✘ No image 'jdk' in images.toml")
+    assert result.stderr.strip().startswith("✘ labkit: No image 'jdk' in images.toml")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -1,4 +1,4 @@
-"""The code stays clean: ruff, mypy (strict) and hadolint are part of the test suite."""
+"""The code stays clean: ruff (lint and format), mypy (strict) and hadolint are part of the test suite."""
 
 import subprocess
 import sys
@@ -19,7 +19,12 @@ def test_ruff_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_passes_on_labkit() -> None:
+def test_ruff_format_changes_nothing() -> None:
+    result = _tool(sys.executable, "-m", "ruff", "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_passes() -> None:
     result = _tool(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -57,3 +57,20 @@ def test_stages_have_their_base_name_and_instructions() -> None:
 )
 def test_copy_parts(index: int, parts: tuple[dict[str, str], list[str], str]) -> None:
     assert dockerfile.copy_parts(dockerfile.parse(TEXT)[index]) == parts
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["RUN echo $((1 << 3))", "RUN echo $((1<<3))", "RUN cat <<< 'a here-string'", "RUN echo '<< EOF is not one'"],
+)
+def test_shell_arithmetic_and_here_strings_are_not_heredocs(run: str) -> None:
+    found = dockerfile.parse(f"FROM scratch\n{run}\nCOPY app /app\nUSER 1654\n")
+    assert [(i.line, i.keyword) for i in found] == [(1, "FROM"), (2, "RUN"), (3, "COPY"), (4, "USER")]
+
+
+@pytest.mark.parametrize("opener", ["<<EOF", "<<-EOF", '<<"EOF"', "<<'EOF'", "<<_EOF1"])
+def test_every_heredoc_form_is_read(opener: str) -> None:
+    marker = opener.lstrip("<-").strip("\"'")
+    found = dockerfile.parse(f"FROM scratch\nRUN {opener}\necho hi\n{marker}\nUSER 1654\n")
+    assert [i.keyword for i in found] == ["FROM", "RUN", "USER"]
+    assert found[1].args.endswith("echo hi")

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from labkit.generate import (
@@ -54,7 +55,7 @@ def test_unbalanced_markers_are_reported_with_their_line(text: str, problem: str
 
 
 def _notebook(*cells: dict[str, object]) -> str:
-    return json.dumps({"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    return json.dumps({"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 4})  # 4.4: no cell ids
 
 
 def test_notebook_loses_outputs_solution_and_title_suffix() -> None:
@@ -68,10 +69,10 @@ def test_notebook_loses_outputs_solution_and_title_suffix() -> None:
             "source": ["# BEGIN SOLUTION: build the image\n", "run('docker build .')\n", "# END SOLUTION\n"],
         },
     )
-    cells = json.loads(lab_notebook(text, "lab.ipynb"))["cells"]
-    assert cells[0]["source"] == ["# Lab 3: Dockerfiles\n"]
-    assert cells[1]["source"] == ["# TODO: build the image\n"]
-    assert cells[1]["outputs"] == [] and cells[1]["execution_count"] is None
+    cells = nbformat.reads(lab_notebook(text, "lab.ipynb"), as_version=4).cells
+    assert cells[0].source == "# Lab 3: Dockerfiles\n"
+    assert cells[1].source == "# TODO: build the image\n"
+    assert cells[1].outputs == [] and cells[1].execution_count is None
 
 
 def test_generate_then_check_detects_a_stale_or_leaking_lab(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """image_info: the pieces of `docker image inspect` the checks and tables read."""
 
+from typing import Any
+
 import pytest
 
 from labkit import image_info
@@ -7,7 +9,7 @@ from labkit.errors import InvalidName
 
 pytest_plugins = ["tests.fixtures"]
 
-INFO = {
+INFO: dict[str, Any] = {
     "Size": 12_345_678,
     "RootFS": {"Type": "layers", "Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]},
     "Config": {"User": "app", "Env": ["PATH=/usr/bin", "APP_UID=1654", "EMPTY=", "URLS=http://+:8080;x=y"]},

@@ -33,11 +33,10 @@ def test_two_labs_started_at_once_get_different_names_and_ports(
     labs = [Lab(f"labkit-tests-twins-{run_tag}") for _ in range(2)]  # the same notebook, run twice at once
 
     def start(lab: Lab) -> tuple[str, int]:
-        port = lab.port()
-        docker_client.containers.run(
-            image, detach=True, name=lab.name("web"), labels=lab.labels, ports={"8080/tcp": (LOOPBACK, port)}
+        docker_client.containers.run(  # as `docker run -p 127.0.0.1::8080`: Docker picks the host port
+            image, detach=True, name=lab.name("web"), labels=lab.labels, ports={"8080/tcp": (LOOPBACK, None)}
         )
-        return lab.name("web"), port
+        return lab.name("web"), lab.host_port(lab.name("web"), 8080)
 
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:

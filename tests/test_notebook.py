@@ -1,13 +1,17 @@
-"""In a notebook, labkit's errors show as one red line, and the cell still fails."""
+"""In a notebook, labkit's errors, failed commands and the engine's refusals are one red line; the cell fails."""
 
 import nbformat
 import pytest
+from docker.errors import APIError, NotFound
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from labkit.errors import CommandFailed
+from labkit.notebook import short_message
+
 
 def _run(*sources: str) -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
+    notebook: nbformat.NotebookNode = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     client = NotebookClient(notebook, kernel_name="python3", timeout=60)
     with pytest.raises(CellExecutionError):
@@ -36,3 +40,20 @@ def test_run_output_is_not_echoed_twice() -> None:
     texts = [output.get("text", "") for output in notebook.cells[0].outputs]
     assert "".join(texts).count("streamed once") == 2  # the `$ echo ...` line and the output line
     assert all(output.output_type == "stream" for output in notebook.cells[0].outputs)
+
+
+def test_a_failed_command_is_one_line_with_its_last_output_line() -> None:
+    failed = CommandFailed("docker build .", 1, "#5 [2/3] COPY app .\nERROR: failed to compute cache key")
+    assert short_message(failed) == (
+        "`docker build .` exited with code 1: ERROR: failed to compute cache key. "
+        "Fix what its output above says, then run the cell again."
+    )
+
+
+def test_the_engines_refusals_are_one_line_with_a_hint() -> None:
+    gone = NotFound("404 Client Error", explanation="No such container: web\nmore")
+    assert short_message(gone).startswith("Docker has no such object (No such container: web): run the cell")
+    refused = APIError("409 Client Error", explanation="Conflict. The name is in use")
+    assert short_message(refused) == (
+        "The Docker engine refused: Conflict. The name is in use. Fix what it names, then run the cell again."
+    )

@@ -60,7 +60,9 @@ def test_the_registry_lists_tags_as_mcr_does() -> None:
 
     found = find_dotnet(os.environ["PATH"])
     assert found is not None
-    assert tags("dotnet/sdk") == ("dotnet/sdk", {"10.0", found.sdk, "latest"})
+    name, sdk = tags("dotnet/sdk")
+    assert name == "dotnet/sdk"
+    assert {"10.0", found.sdk, "latest", "10.0-noble", f"{found.sdk}-noble-amd64", "10.0-noble-aot"} <= sdk
     name, aspnet = tags("dotnet/aspnet")
     assert name == "dotnet/aspnet"
     assert {"10.0", found.runtime, "latest", "10.0-noble-chiseled", f"{found.runtime}-noble-chiseled"} <= aspnet

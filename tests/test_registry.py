@@ -2,25 +2,9 @@
 
 from http.server import BaseHTTPRequestHandler
 
-import pytest
-
 from labkit import registry
 from labkit.names import LOOPBACK, free_port
 from tests.helpers import http_server
-
-
-@pytest.mark.parametrize(
-    ("ref", "host"),
-    [
-        ("mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com"),
-        ("registry:2", "docker.io"),
-        ("library/ubuntu:24.04", "docker.io"),
-        ("127.0.0.1:5000/course/api:1", "127.0.0.1:5000"),
-        ("localhost/api", "localhost"),
-    ],
-)
-def test_host(ref: str, host: str) -> None:
-    assert registry.host(ref) == host
 
 
 def test_api_url() -> None:

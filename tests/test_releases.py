@@ -86,3 +86,18 @@ def test_supported_channels_and_channel_lookup() -> None:
     assert releases.channel("9.0", index).release_type == "sts"
     with pytest.raises(releases.ReleaseDataError, match=r"known: 11\.0, 10\.0, 9\.0, 8\.0"):
         index.channel("7.0")
+
+
+@pytest.mark.parametrize(
+    ("tag", "version", "supported"),
+    [("10.0-noble-chiseled", "10.0", True), ("10.0.401", "10.0", True), ("8.0", "8.0", False), ("latest", None, False)],
+)
+def test_tag_support_reads_the_channel_from_the_tag(tag: str, version: str | None, supported: bool) -> None:
+    verdict = releases.tag_support(tag, TODAY, releases.load(live=False))
+    assert (verdict.version, verdict.supported) == (version, supported)
+    assert (verdict.channel is None) == (version is None)
+
+
+def test_tag_support_of_a_channel_the_metadata_does_not_know() -> None:
+    verdict = releases.tag_support("42.0", TODAY, releases.load(live=False))
+    assert verdict.version == "42.0" and verdict.channel is None and not verdict.supported

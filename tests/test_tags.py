@@ -19,16 +19,6 @@ def release_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(releases, "load", lambda *args, **kwargs: snapshot)
 
 
-def test_split_names_registry_repository_and_tag() -> None:
-    assert tags.split("mcr.microsoft.com/dotnet/sdk:10.0") == ("mcr.microsoft.com", "dotnet/sdk", "10.0")
-    assert tags.split("registry:2") == ("docker.io", "library/registry", "2")
-    assert tags.split("127.0.0.1:5000/dotnet/aspnet:10.0-noble-chiseled") == (
-        "127.0.0.1:5000",
-        "dotnet/aspnet",
-        "10.0-noble-chiseled",
-    )
-
-
 @pytest.fixture(scope="module")
 def served(busybox: str, docker_client: DockerClient) -> Iterator[str]:
     """A real registry (the catalog's registry:2) on a loopback port serving dotnet/sdk:8.0 and :10.0."""

@@ -38,7 +38,7 @@ BASE = "#e4e7eb"
 STAGE = "#f7f7f2"
 
 
-class DiagramNode(nodes.General, nodes.Element):
+class DiagramNode(nodes.General, nodes.Element):  # type: ignore[misc]  # docutils has no type stubs
     """A placeholder for one named diagram; the HTML translator renders it."""
 
 
