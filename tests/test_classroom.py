@@ -1,0 +1,212 @@
+"""`labkit classroom` and `labkit open`: addresses, engine settings, pull counts, bad input as one line."""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from labkit import classroom, open_lab, registry_copy
+from labkit.docker_access import client
+from tests.helpers import catalog_file, http_server
+
+pytest_plugins = ["tests.fixtures"]
+
+ROOT = Path(__file__).resolve().parents[1]
+LEARNER_LOG = (
+    '172.17.0.1 - - [02/Dec/2026:00:31:36 +0000] "GET /v2/dotnet/sdk/manifests/10.0 HTTP/1.1" 200 1365 "" '
+    '"docker/26.1.5 go/go1.22 git-commit/411e817 kernel/6.1 os/linux arch/amd64 UpstreamClient(Docker-Client/26.1.5)"'
+)
+
+
+def labkit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0, output
+    assert len(output.splitlines()) == 1 and "Traceback" not in output, output
+    return output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("192.168.1.10", ("192.168.1.10", 5000)), ("127.0.0.2:5001", ("127.0.0.2", 5001)), ("host:80", ("host", 80))],
+)
+def test_an_address_takes_port_5000_unless_given(text: str, expected: tuple[str, int]) -> None:
+    assert classroom.split_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "192.168.1.10:http", "host:0", "host:70000", "http://host/"])
+def test_a_bad_address_is_refused(text: str) -> None:
+    with pytest.raises(classroom.ClassroomError, match="ADDRESS:PORT"):
+        classroom.split_address(text)
+
+
+def test_catalog_images_keep_their_path_in_the_classroom() -> None:
+    assert classroom.served_ref("mcr.microsoft.com/dotnet/sdk:10.0", "h:5000") == "h:5000/dotnet/sdk:10.0"
+    assert classroom.served_ref("registry:2", "h:5000") == "h:5000/library/registry:2"
+
+
+def test_pulls_are_manifest_requests_by_tag_from_clients_other_than_labkit() -> None:
+    by_digest = LEARNER_LOG.replace("manifests/10.0", "manifests/sha256:" + "a" * 64)
+    ours = LEARNER_LOG.rsplit('"', 2)[0] + f'"{registry_copy.USER_AGENT}"'
+    refused = LEARNER_LOG.replace('" 200 ', '" 404 ')
+    other = LEARNER_LOG.replace("172.17.0.1", "192.168.1.23")
+    logs = "\n".join([LEARNER_LOG, by_digest, ours, refused, other, "time=... level=info msg=started", LEARNER_LOG])
+    assert classroom.count_pulls(logs) == {"172.17.0.1": 2, "192.168.1.23": 1}
+
+
+def test_the_engine_settings_decide_plain_http() -> None:
+    info = {
+        "RegistryConfig": {
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+            "IndexConfigs": {"docker.io": {"Secure": True}, "192.168.1.10:5000": {"Secure": False}},
+        }
+    }
+    assert classroom.engine_allows("127.0.0.2:5000", info)
+    assert classroom.engine_allows("192.168.1.10:5000", info)
+    assert not classroom.engine_allows("192.168.1.11:5000", info)
+    assert not classroom.engine_allows("192.168.1.11:5000", {})
+
+
+def test_the_advice_names_the_exact_entry_for_each_platform() -> None:
+    advice = classroom.insecure_advice("192.168.1.10:5000")
+    assert '"insecure-registries": ["192.168.1.10:5000"]' in advice
+    assert "Settings > Docker Engine" in advice and "/etc/docker/daemon.json" in advice
+    assert "systemctl restart docker" in advice and "never edits" in advice
+
+
+def test_the_lan_address_is_never_a_wildcard() -> None:
+    found = classroom.lan_address()
+    assert found != "0.0.0.0"
+    socket.inet_aton(found)
+
+
+def blob(content: bytes) -> tuple[str, bytes]:
+    return "sha256:" + hashlib.sha256(content).hexdigest(), content
+
+
+def test_the_plan_of_an_index_keeps_linux_platforms_and_their_blobs() -> None:
+    config, layer = blob(b"{}"), blob(b"layer")
+    image = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": registry_copy.IMAGE_TYPES[0],
+            "config": {"digest": config[0], "size": 2},
+            "layers": [{"digest": layer[0], "size": 5}, {"digest": "sha256:f", "size": 9, "urls": ["http://x"]}],
+        }
+    ).encode()
+    linux = blob(image)
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {"digest": linux[0], "size": len(image), "platform": {"os": "linux", "architecture": "arm64"}},
+                {"digest": "sha256:w", "size": 1, "platform": {"os": "windows", "architecture": "amd64"}},
+            ],
+        }
+    ).encode()
+    served = {
+        "/v2/r/manifests/1": (registry_copy.INDEX_TYPES[0], index),
+        f"/v2/r/manifests/{linux[0]}": (registry_copy.IMAGE_TYPES[0], image),
+    }
+
+    def answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        media_type, body = served.get(request.path, ("text/plain", b"unknown"))
+        return (200 if request.path in served else 404), {"Content-Type": media_type}, body
+
+    with http_server(answer) as url:
+        found = registry_copy.plan(registry_copy.Registry(url.removeprefix("http://")), "r", "1")
+    assert [reference for reference, _ in found.manifests] == [linux[0], "1"]  # children before the index
+    assert found.blobs == {config[0]: 2, layer[0]: 5}  # the foreign layer stays out
+    assert [m["platform"]["os"] for m in found.manifests[-1][1].data["manifests"]] == ["linux"]
+
+
+def test_a_lab_opens_by_number_or_folder_name() -> None:
+    assert open_lab.notebook("01") == open_lab.LABS / "01-containers" / "lab.ipynb"
+    assert open_lab.notebook("1") == open_lab.notebook("01-containers")
+    with pytest.raises(open_lab.NoSuchLab, match="01-containers"):
+        open_lab.notebook("99")
+
+
+def test_without_jupyterlab_open_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(open_lab, "jupyterlab_installed", lambda: False)
+    assert open_lab.open_lab("01") == 1
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and 'pip install -e ".[lab]"' in message and "labs/01-containers" in message
+
+
+@pytest.mark.skipif(open_lab.jupyterlab_installed(), reason="JupyterLab is installed: `open` would start it")
+def test_open_fails_with_one_line_where_jupyterlab_is_missing() -> None:
+    assert "JupyterLab is not installed" in one_line_failure(labkit("open", "01-containers"))
+
+
+@pytest.mark.parametrize(
+    "command", [["classroom"], *(["classroom", a] for a in ("serve", "join", "status", "stop")), ["open"]]
+)
+def test_every_new_command_has_help(command: list[str]) -> None:
+    result = labkit(*command, "--help")
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: python -m labkit {' '.join(command)}")
+
+
+# ---------------------------------------------------------------- bad input, against the engine
+
+
+@pytest.mark.docker
+def test_this_engine_allows_loopback_but_not_a_lan_address_it_was_not_told_about() -> None:
+    info = client().info()
+    assert classroom.engine_allows("127.0.0.2:5000", info)
+    assert not classroom.engine_allows("192.0.2.10:5000", info)
+
+
+@pytest.mark.docker
+def test_join_an_address_that_does_not_answer() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.3", 0))
+        port = probe.getsockname()[1]  # bound, never listening: nothing answers there
+        assert "Nothing answers at 127.0.0.3" in one_line_failure(labkit("classroom", "join", f"127.0.0.3:{port}"))
+
+
+@pytest.mark.docker
+def test_join_a_registry_that_lacks_an_image(tmp_path: Path) -> None:
+    def answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        if request.path == "/v2/":
+            return 200, {}, b"{}"
+        if request.path == "/v2/dotnet/sdk/tags/list":
+            return 200, {"Content-Type": "application/json"}, b'{"name": "dotnet/sdk", "tags": ["10.0"]}'
+        return 404, {}, b'{"errors": [{"code": "NAME_UNKNOWN"}]}'
+
+    refs = {"sdk": "mcr.microsoft.com/dotnet/sdk:10.0", "gone": "mcr.microsoft.com/dotnet/gone:10.0"}
+    with http_server(answer) as url:
+        result = labkit(
+            "classroom", "join", url.removeprefix("http://"), LABKIT_CATALOG=str(catalog_file(tmp_path, refs))
+        )
+    message = one_line_failure(result)
+    assert "lacks mcr.microsoft.com/dotnet/gone:10.0:" in message and "dotnet/sdk" not in message
+
+
+@pytest.mark.docker
+def test_serve_on_a_port_that_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.2", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        message = one_line_failure(labkit("classroom", "serve", "--address", "127.0.0.2", "--port", str(port)))
+    assert f"127.0.0.2:{port} is taken" in message and "--port" in message

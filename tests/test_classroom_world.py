@@ -1,0 +1,120 @@
+"""A workshop in the offline world: 127.0.0.2 plays the instructor's laptop, this engine a learner's.
+
+Serve every catalog image, take the course images' real names away (the tags only: other work on
+this engine keeps its layers), join, and run lab 01's solution notebook on the joined images.
+Whatever happens, the real names come back and the classroom registry is removed.
+"""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docker.errors import NotFound
+
+from labkit import catalog, classroom, refs
+from labkit.docker_access import client
+from labkit.registry_copy import Registry
+from tests.helpers import TEST_LAB, catalog_file
+
+pytest_plugins = ["tests.fixtures"]
+pytestmark = [pytest.mark.offline_world, pytest.mark.docker]
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR = "127.0.0.2"
+
+
+def labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "labkit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+        env=env,
+    )
+    print(result.stdout, result.stderr)
+    return result
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[subprocess.CompletedProcess[str]]:
+    labkit("classroom", "stop")
+    try:
+        yield labkit("classroom", "serve", "--address", INSTRUCTOR)
+    finally:
+        labkit("classroom", "stop")
+
+
+@pytest.fixture
+def names_taken_away(run_tag: str) -> Iterator[dict[str, str]]:
+    """Untag every catalog image's real name (a held tag keeps each image); put them all back at the end."""
+    docker = client().api
+    ids = {entry.ref: str(docker.inspect_image(entry.ref)["Id"]) for entry in catalog.images()}
+    held = {ref: f"{TEST_LAB}/held:{index}-{run_tag}" for index, ref in enumerate(ids)}
+    try:
+        for ref, image_id in ids.items():
+            docker.tag(image_id, *held[ref].split(":"))
+            docker.remove_image(ref)
+        yield ids
+    finally:
+        for ref, image_id in ids.items():
+            docker.tag(image_id, ref.removesuffix(f":{refs.tag(ref)}"), refs.tag(ref))
+            with contextlib.suppress(NotFound):
+                docker.remove_image(held[ref])
+
+
+def test_serve_prints_the_learners_line_and_what_it_copied(served: subprocess.CompletedProcess[str]) -> None:
+    assert served.returncode == 0, served.stdout + served.stderr
+    assert f"python -m labkit classroom join {INSTRUCTOR}:5000" in served.stdout
+    assert re.search(r"\d+ images from images.toml served on 127.0.0.2:5000: \d+ MB copied in \d+ s", served.stdout)
+
+
+def test_join_names_every_image_and_lab_01_runs(
+    served: subprocess.CompletedProcess[str], names_taken_away: dict[str, str]
+) -> None:
+    assert served.returncode == 0
+    joined = labkit("classroom", "join", INSTRUCTOR)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert "Every course image is here." in joined.stdout
+    for ref, image_id in names_taken_away.items():
+        assert client().api.inspect_image(ref)["Id"] == image_id  # the real name, on the served image
+        assert f"{ref} pulled from the classroom" in joined.stdout
+    again = labkit("classroom", "join", INSTRUCTOR)  # run again: nothing left to pull
+    assert again.returncode == 0 and "pulled from the classroom" not in again.stdout
+    status = labkit("classroom", "status")
+    pulls = re.search(r"(\d+) image pull\(s\) answered", status.stdout)
+    assert status.returncode == 0 and pulls and int(pulls.group(1)) >= len(names_taken_away), status.stdout
+    lab = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "solutions/01-containers/lab.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert lab.returncode == 0, lab.stdout[-3000:]
+
+
+def test_all_platforms_copies_from_the_images_own_registries(
+    served: subprocess.CompletedProcess[str], tmp_path: Path
+) -> None:
+    """mcr.microsoft.com here is the offline world's registry, trusted through /etc/docker/certs.d."""
+    assert served.returncode == 0
+    small = {"chiseled": catalog.image("runtime-deps-chiseled"), "registry": catalog.image("registry")}
+    env = {**os.environ, "LABKIT_CATALOG": str(catalog_file(tmp_path, small))}
+    labkit("classroom", "stop")  # an empty registry: every blob and manifest must come from the copy
+    result = labkit("classroom", "serve", "--address", INSTRUCTOR, "--all-platforms", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"served on 127.0.0.2:5000: [1-9]\d* MB copied", result.stdout), result.stdout
+    served_here = Registry(f"{INSTRUCTOR}:5000")
+    for ref in small.values():
+        image = refs.parse(ref)
+        source = Registry(image.registry).manifest(image.repository, image.tag_or_latest)
+        assert served_here.manifest(image.repository, image.tag_or_latest).body == source.body  # byte for byte
+    assert classroom.classroom_container() is not None
