@@ -11,13 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.errors import CommandFailed
+from labkit import run
+from labkit.errors import CommandFailed, LabError
 from offline_world.engine import docker, find_image
 from offline_world.machine import CACHE, LABEL, MCR, RECIPE, recipe_digest, say
 from offline_world.preflight import DotnetInstall
 from offline_world.registry import PUSH_HOST, REGISTRY_BINARY, served_config_digest
 
 RECIPE_LABEL = "org.containerizing-dotnet.offline.recipe"
+ABOUT_LABEL = "org.containerizing-dotnet.offline.about"  # what the image is, for anyone inspecting it
+POWERSHELL = "7.6.9"  # the PowerShell global tool in the sdk image: the NuGet feed serves this one
+# Docker Hub's docker/dockerfile tags that BuildKit 0.13's Dockerfile frontend (Debian's docker.io 26) answers to
+DOCKERFILE_FRONTEND = ("1", "1.7", "latest")
+EXTRA_CA = Path("/usr/local/share/ca-certificates")  # where Debian's update-ca-certificates takes local CAs
 
 
 @dataclass(frozen=True)
@@ -32,20 +38,26 @@ class Standin:
     args: dict[str, str]
     payload: tuple[tuple[Path, str], ...] = ()  # (file or folder on this machine, path in the context)
     links: dict[str, str] = field(default_factory=dict)  # symlinks to make in the context
+    target: str = ""  # the Dockerfile stage to build, when not the last one
+    note: str = ""  # how it differs from the image it stands in for, beyond "not the publisher's build"
 
     @property
     def local(self) -> str:
         """The name `docker image ls` shows (Docker Hub's official images drop `library/`)."""
-        return self.repo.removeprefix("library/") if self.repo.startswith("library/") else f"{MCR}/{self.repo}"
+        return f"{MCR}/{self.repo}" if self.repo.startswith("dotnet/") else self.repo.removeprefix("library/")
 
     def ref(self, tag: str | None = None) -> str:
         return f"{self.local}:{tag or self.tags[0]}"
 
 
-def standins(dotnet: DotnetInstall, base: str, registry_version: str) -> list[Standin]:
-    """Every image, bottom up: each one is built FROM an earlier one."""
+def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: tuple[str, str]) -> list[Standin]:
+    """Every image, bottom up: each one is built FROM an earlier one.
+
+    `postgres` is (the Debian base it is built on, the postgresql-17 version that base's archive has)."""
     root, version, channel = dotnet.root, dotnet.runtime, dotnet_tag(dotnet.runtime)
-    full, chiseled = (channel, version, "latest"), (f"{channel}-noble-chiseled", f"{version}-noble-chiseled")
+    full, chiseled, extra = (noble_tags(channel, version, variant) for variant in ("", "chiseled", "chiseled-extra"))
+    aot = (*noble_tags(channel, dotnet.sdk, "aot"), f"{dotnet.sdk}-aot", f"{channel}-aot")
+    powershell = nuget_package(dotnet, "PowerShell", POWERSHELL)
     runtime = ["dotnet", "host", f"shared/Microsoft.NETCore.App/{version}", "LICENSE.txt", "ThirdPartyNotices.txt"]
     aspnet = [f"shared/Microsoft.AspNetCore.App/{version}"]
     sdk = ["dnx", "packs", f"sdk/{dotnet.sdk}", "sdk-manifests", "templates", "LICENSE.txt", "ThirdPartyNotices.txt"]
@@ -56,8 +68,32 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str) -> list[St
     def on(repo: str, tag: str) -> dict[str, str]:
         return {"REPO": f"{MCR}/dotnet/{repo}", "TAG": tag}
 
+    def chiseled_stack(tags: tuple[str, ...], variant: str, packages: str = "") -> list[Standin]:
+        """runtime-deps, runtime and aspnet of one chiseled variant; aspnet also answers to -composite."""
+        composite = variant.replace("chiseled", "chiseled-composite")
+        deps = {"BASE_IMAGE": base, "EXTRA_PACKAGES": packages}
+        return [
+            Standin("dotnet/runtime-deps", tags, "runtime-deps-chiseled", deps, target=variant),
+            Standin(
+                "dotnet/runtime",
+                tags,
+                "runtime-chiseled",
+                {**on("runtime-deps", tags[1]), "DOTNET_VERSION": version},
+                files(runtime),
+                {"bin/dotnet": "/usr/share/dotnet/dotnet"},
+            ),
+            Standin(
+                "dotnet/aspnet",
+                (*tags, *noble_tags(channel, version, composite)),
+                "aspnet",
+                {**on("runtime", tags[1]), "ASPNET_VERSION": version},
+                files(aspnet),
+                note=f"also served as -noble-{composite}: the same image, its framework not compiled composite",
+            ),
+        ]
+
     return [
-        Standin("dotnet/runtime-deps", full, "runtime-deps", {"BASE_IMAGE": base}),
+        Standin("dotnet/runtime-deps", full, "runtime-deps", {"BASE_IMAGE": base}, extra_ca()),
         Standin(
             "dotnet/runtime",
             full,
@@ -68,27 +104,14 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str) -> list[St
         Standin("dotnet/aspnet", full, "aspnet", {**on("runtime", version), "ASPNET_VERSION": version}, files(aspnet)),
         Standin(
             "dotnet/sdk",
-            (channel, dotnet.sdk, "latest"),
+            noble_tags(channel, dotnet.sdk),
             "sdk",
-            {**on("aspnet", version), "DOTNET_SDK_VERSION": dotnet.sdk},
-            files(sdk),
+            {**on("aspnet", version), "DOTNET_SDK_VERSION": dotnet.sdk, "POWERSHELL_VERSION": POWERSHELL},
+            (*files(sdk), (powershell, f"nupkg/{powershell.name}")),
         ),
-        Standin("dotnet/runtime-deps", chiseled, "runtime-deps-chiseled", {"BASE_IMAGE": base}),
-        Standin(
-            "dotnet/runtime",
-            chiseled,
-            "runtime-chiseled",
-            {**on("runtime-deps", chiseled[1]), "DOTNET_VERSION": version},
-            files(runtime),
-            {"bin/dotnet": "/usr/share/dotnet/dotnet"},
-        ),
-        Standin(
-            "dotnet/aspnet",
-            chiseled,
-            "aspnet",
-            {**on("runtime", chiseled[1]), "ASPNET_VERSION": version},
-            files(aspnet),
-        ),
+        Standin("dotnet/sdk", aot, "sdk-aot", on("sdk", dotnet.sdk), note="Debian 12's clang 14 and llvm 14"),
+        *chiseled_stack(chiseled, "chiseled"),
+        *chiseled_stack(extra, "chiseled-extra", "libicu72 tzdata"),
         Standin(
             "library/registry",
             registry_tags(registry_version),
@@ -96,7 +119,64 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str) -> list[St
             {"BASE_IMAGE": base},
             ((Path(REGISTRY_BINARY), "docker-registry"),),
         ),
+        Standin(
+            "library/postgres",
+            postgres_tags(postgres[1]),
+            "postgres",
+            {"BASE_IMAGE": postgres[0], "PG_VERSION": postgres[1]},
+        ),
+        Standin(
+            "docker/dockerfile",
+            DOCKERFILE_FRONTEND,
+            "dockerfile-frontend",
+            {"BASE_IMAGE": base},
+            note="BuildKit 0.13's frontend from the source of Debian's docker.io, built with Debian's Go",
+        ),
     ]
+
+
+def noble_tags(channel: str, version: str, variant: str = "") -> tuple[str, ...]:
+    """MCR's tags of one amd64 Ubuntu 24.04 image (dotnet/dotnet-docker's README.<repo>.md), channel
+    first: 10.0-noble-chiseled, 10.0.12-noble-chiseled and both with -amd64; the default image
+    (no variant) also answers to 10.0, 10.0.12 and latest."""
+    suffix = f"-noble-{variant}" if variant else "-noble"
+    named = (f"{channel}{suffix}", f"{version}{suffix}")
+    plain = () if variant else (channel, version, "latest")
+    return (*plain, *named, *(f"{tag}-amd64" for tag in named))
+
+
+def nuget_package(dotnet: DotnetInstall, package: str, version: str) -> Path:
+    """A .nupkg from the machine's NuGet feed, fetched once by the machine's dotnet into CACHE
+    (a build container would not trust a TLS-inspecting proxy the machine trusts)."""
+    folder = CACHE / "nuget"
+    nupkg = folder / package.lower() / version / f"{package.lower()}.{version}.nupkg"
+    if not nupkg.exists():
+        say(f"fetching {package} {version} from the machine's NuGet feed")
+        folder.mkdir(parents=True, exist_ok=True)
+        download = [str(dotnet.root / "dotnet"), "package", "download", f"{package}@{version}", "--output", str(folder)]
+        run(download, cwd=folder, timeout=600, quiet=True)
+    return nupkg
+
+
+def extra_ca(folder: Path = EXTRA_CA) -> tuple[tuple[Path, str], ...]:
+    """The machine's extra CA certificates, for the stand-in base to trust (recipe/runtime-deps)."""
+    return tuple((path, f"extra-ca/{path.name}") for path in sorted(folder.rglob("*.crt")))
+
+
+def postgres_tags(package_version: str) -> tuple[str, ...]:
+    """Docker Hub's tags for a Debian postgresql-17 version: 17.12-0+deb13u1 -> 17, 17.12."""
+    version = package_version.split("-")[0]
+    return (version.split(".")[0], version)
+
+
+def postgres_version(base: str) -> str:
+    """The postgresql-17 version the archive of `base` (a Debian image) has now."""
+    script = "apt-get update -qq >/dev/null && apt-cache show --no-all-versions postgresql-17"
+    found = docker(["run", "--rm", "--network", "host", base, "sh", "-c", script], quiet=True, timeout=300)
+    versions = [line.split()[1] for line in found.splitlines() if line.startswith("Version: ")]
+    if not versions:
+        raise LabError(f"The Debian archive of {base} has no postgresql-17 package: check its apt sources.")
+    return versions[0]
 
 
 def dotnet_tag(version: str) -> str:
@@ -129,6 +209,8 @@ def build(standin: Standin, recipe: str) -> tuple[str, str | None]:
         # host network: apt reaches the archive as the host does (checked in preflight), NAT or not
         command = ["build", "--network", "host", "--progress=plain"]
         command += ["--label", f"{LABEL}=standin", "--label", f"{RECIPE_LABEL}={recipe}"]
+        command += ["--label", f"{ABOUT_LABEL}={about(standin)}"]
+        command += ["--target", standin.target] if standin.target else []
         for key, value in standin.args.items():
             command += ["--build-arg", f"{key}={value}"]
         for tag in standin.tags:
@@ -140,6 +222,12 @@ def build(standin: Standin, recipe: str) -> tuple[str, str | None]:
     for tag in standin.tags[1:]:
         image.tag(standin.local, tag)
     return str(image.id), replaced
+
+
+def about(standin: Standin) -> str:
+    """The image's own account of what it is."""
+    made = f"built on Debian from offline_world/recipe/{standin.recipe}; not the publisher's"
+    return f"a stand-in for {standin.ref()} {made}" + (f"; {standin.note}" if standin.note else "")
 
 
 def remove_if_untagged(image_id: str) -> None:

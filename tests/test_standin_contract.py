@@ -5,12 +5,18 @@ the offline world's stand-ins in CI and Microsoft's own images on a machine that
 
     COURSE_OFFLINE_WORLD= /work/venv/bin/pytest tests/test_standin_contract.py
 
-Facts that legitimately differ between the two (exact versions, Debian 12 vs Ubuntu 24.04,
-PowerShell) are not compared with constants: versions are checked against what .NET inside the
-image reports.
+Facts that legitimately differ between the two (exact versions, Debian 12 vs Ubuntu 24.04 package
+names) are not compared with constants: versions are checked against what .NET inside the image
+reports, package names by pattern. The tag lists come from the registry the catalog names: the
+world's in CI, Microsoft's when online, so the same test checks upstream's tag list.
 """
 
+import ctypes
+import ctypes.util
 import io
+import json
+import os
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,8 +26,21 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from labkit import catalog, image_info
+from labkit import catalog, image_info, tags
 from labkit.docker_access import client
+from offline_world.machine import MCR, SWITCH
+from offline_world.registry import TLS_DIR
+from tests.facts import (
+    CHANNEL,
+    CHISEL_MANIFEST,
+    CHISELED_PACKAGES,
+    EVERY_ENV,
+    EXTRA_PACKAGES,
+    NOBLE_VARIANTS,
+    POWERSHELL_CHANNEL,
+    POWERSHELL_MAJOR,
+    noble_tags,
+)
 from tests.helpers import LABELS
 
 pytestmark = pytest.mark.docker
@@ -29,12 +48,12 @@ pytestmark = pytest.mark.docker
 FULL = ("runtime-deps", "runtime", "aspnet", "sdk")
 WITH_DOTNET = ("runtime", "aspnet", "sdk")
 CHISELED = ("runtime-deps-chiseled", "aspnet-chiseled")
-EVERY_ENV = {"APP_UID": "1654", "ASPNETCORE_HTTP_PORTS": "8080", "DOTNET_RUNNING_IN_CONTAINER": "true"}
 SDK_ENV = {
     "DOTNET_GENERATE_ASPNET_CERTIFICATE": "false",
     "DOTNET_NOLOGO": "true",
     "DOTNET_USE_POLLING_FILE_WATCHER": "true",
     "NUGET_XMLDOC_MODE": "skip",
+    "POWERSHELL_DISTRIBUTION_CHANNEL": POWERSHELL_CHANNEL,
 }
 NEVER_SET = (
     "ASPNETCORE_URLS",
@@ -45,6 +64,11 @@ NEVER_SET = (
 )
 NO_SHELL_OR_PACKAGE_MANAGER = ("/bin/sh", "/usr/bin/sh", "/usr/bin/dpkg", "/usr/bin/apt")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CHISELED_VARIANTS = [
+    f"{MCR}/dotnet/{repo}:{CHANNEL}-noble-{variant}"
+    for variant in ("chiseled", "chiseled-extra")
+    for repo in ("runtime-deps", "runtime", "aspnet")
+]
 Pull = Callable[[str], Image]
 
 
@@ -54,8 +78,9 @@ def pull() -> Pull:
     pulled: dict[str, Image] = {}
 
     def get(key: str) -> Image:
+        """`key` is a catalog key or a full image reference."""
         if key not in pulled:
-            repository, tag = catalog.image(key).rsplit(":", 1)
+            repository, tag = (key if ":" in key else catalog.image(key)).rsplit(":", 1)
             pulled[key] = client().images.pull(repository, tag=tag)
         return pulled[key]
 
@@ -90,24 +115,78 @@ def runtime_versions(key: str) -> dict[str, str]:
 def created(key: str) -> Iterator[Container]:
     """A container that never starts: its files can be read even when the image has no shell."""
     # runtime-deps-chiseled has no entrypoint, and creating a container needs some command
-    container = client().containers.create(catalog.image(key), ["never-run"], labels=LABELS, network_mode="none")
+    ref = key if ":" in key else catalog.image(key)
+    container = client().containers.create(ref, ["never-run"], labels=LABELS, network_mode="none")
     try:
         yield container
     finally:
         container.remove(force=True)
 
 
-def read_file(container: Container, path: str) -> str | None:
-    """The file's text, or None when it does not exist."""
+def archive(container: Container, path: str) -> bytes | None:
+    """The tar `docker cp` would give of a file or folder, or None when it does not exist."""
     try:
         chunks, _ = container.get_archive(path)
     except NotFound:
         return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+    return b"".join(chunks)
+
+
+def read_bytes(container: Container, path: str) -> bytes | None:
+    """The file's bytes, or None when it does not exist."""
+    found = archive(container, path)
+    if found is None:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(found)) as tar:
         member = tar.next()
         assert member is not None
         handle = tar.extractfile(member)
-        return "" if handle is None else handle.read().decode()
+        return b"" if handle is None else handle.read()
+
+
+def read_file(container: Container, path: str) -> str | None:
+    """The file's text, or None when it does not exist."""
+    found = read_bytes(container, path)
+    return None if found is None else found.decode()
+
+
+class _ZstdBuffer(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("size", ctypes.c_size_t), ("pos", ctypes.c_size_t)]
+
+
+def unzstd(data: bytes) -> bytes:
+    """zstd decompression by the system's libzstd (dpkg itself needs it): Python 3.11 has no zstd."""
+    lib = ctypes.CDLL(ctypes.util.find_library("zstd") or "libzstd.so.1")
+    lib.ZSTD_createDStream.restype = ctypes.c_void_p
+    lib.ZSTD_freeDStream.argtypes = [ctypes.c_void_p]
+    lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+    lib.ZSTD_decompressStream.restype = ctypes.c_size_t
+    lib.ZSTD_decompressStream.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ZstdBuffer), ctypes.POINTER(_ZstdBuffer)]
+    source, chunk = ctypes.create_string_buffer(data, len(data)), ctypes.create_string_buffer(1 << 16)
+    given = _ZstdBuffer(ctypes.cast(source, ctypes.c_void_p), len(data), 0)
+    stream, found = lib.ZSTD_createDStream(), bytearray()
+    try:
+        while True:
+            out = _ZstdBuffer(ctypes.cast(chunk, ctypes.c_void_p), len(chunk), 0)
+            left = lib.ZSTD_decompressStream(stream, ctypes.byref(out), ctypes.byref(given))
+            assert not lib.ZSTD_isError(left), "not zstd-compressed data"
+            found += chunk.raw[: out.pos]
+            if left == 0 or (given.pos == given.size and out.pos < out.size):
+                return bytes(found)
+    finally:
+        lib.ZSTD_freeDStream(stream)
+
+
+def served_tags(repo: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The tags the registry lists for dotnet/<repo> (the offline world's is trusted through its CA)."""
+    if os.environ.get(SWITCH) == "1":
+        monkeypatch.setenv("SSL_CERT_FILE", str(TLS_DIR / "ca.crt"))
+    return set(tags.published_tags(f"{MCR}/dotnet/{repo}:{CHANNEL}"))
+
+
+def tag_version(pull: Pull, repo: str) -> str:
+    """The version in the repository's versioned tags, as the images report it."""
+    return env(pull("sdk"))["DOTNET_SDK_VERSION"] if repo == "sdk" else env(pull("runtime"))["DOTNET_VERSION"]
 
 
 @pytest.mark.parametrize("key", FULL + CHISELED)
@@ -205,3 +284,69 @@ def test_chiseled_aspnet_starts_dotnet_info_by_default(pull: Pull) -> None:
     config = pull("aspnet-chiseled").attrs["Config"]
     assert (config.get("Entrypoint"), config.get("Cmd")) == (["/usr/bin/dotnet"], ["--info"])
     assert not pull("runtime-deps-chiseled").attrs["Config"].get("Entrypoint")
+
+
+@pytest.mark.parametrize("repo", sorted(NOBLE_VARIANTS))
+def test_every_10_0_noble_amd64_tag_is_served(pull: Pull, repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = noble_tags(repo, tag_version(pull, repo))
+    assert sorted(expected - served_tags(repo, monkeypatch)) == []
+
+
+def test_the_catalog_names_only_these_tags(pull: Pull) -> None:
+    named = [image.ref.removeprefix(f"{MCR}/dotnet/").split(":") for image in catalog.images()]
+    dotnet = [(repo, tag) for repo, tag in (ref for ref in named if len(ref) == 2) if repo in NOBLE_VARIANTS]
+    assert dotnet
+    assert [(repo, tag) for repo, tag in dotnet if tag not in noble_tags(repo, tag_version(pull, repo))] == []
+
+
+@pytest.mark.parametrize("repo", FULL)
+def test_noble_and_architecture_tags_are_the_channel_image(pull: Pull, repo: str) -> None:
+    same = {tag: pull(f"{MCR}/dotnet/{repo}:{tag}").id for tag in (f"{CHANNEL}-noble", f"{CHANNEL}-noble-amd64")}
+    assert same == dict.fromkeys(same, pull(repo).id)
+
+
+def test_sdk_has_powershell_as_a_global_tool(pull: Pull) -> None:
+    pull("sdk")
+    assert re.fullmatch(rf"PowerShell {POWERSHELL_MAJOR}\.\d+\.\d+", sh("sdk", "pwsh --version"))
+    assert sh("sdk", "readlink /usr/bin/pwsh") == "/usr/share/powershell/pwsh"
+    assert sh("sdk", "find /usr/share/powershell -iname '*.nupkg'") == ""
+
+
+def test_the_aot_sdk_has_the_native_toolchain(pull: Pull) -> None:
+    aot = f"{MCR}/dotnet/sdk:{CHANNEL}-noble-aot"
+    below = pull("sdk").attrs["RootFS"]["Layers"]
+    assert pull(aot).attrs["RootFS"]["Layers"][: len(below)] == below
+    script = "command -v clang && test -f /usr/include/zlib.h && echo zlib"
+    output = client().containers.run(aot, ["sh", "-c", script], remove=True, network_mode="none", labels=LABELS)
+    assert bytes(output).decode().split() == ["/usr/bin/clang", "zlib"]
+
+
+@pytest.mark.parametrize("ref", CHISELED_VARIANTS)
+def test_chiseled_images_carry_the_chisel_manifest_and_package_records(pull: Pull, ref: str) -> None:
+    extra = ref.endswith("-extra")
+    assert ("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" in env(pull(ref))) is not extra
+    with created(ref) as container:
+        wall = read_bytes(container, CHISEL_MANIFEST)
+        assert wall is not None, f"{ref} has no {CHISEL_MANIFEST}"
+        records = read_file(container, "/var/lib/dpkg/status") or "", archive(container, "/var/lib/dpkg/status.d")
+    lines = unzstd(wall).decode().splitlines()
+    header, entries = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+    assert (header["jsonwall"], header["schema"], header["count"]) == ("1.0", "1.0", len(lines))
+    assert lines[1:] == sorted(lines[1:])
+    packages = {entry["name"] for entry in entries if entry["kind"] == "package"}
+    wanted = CHISELED_PACKAGES + (EXTRA_PACKAGES if extra else ())
+    assert [name for name in wanted if not any(re.fullmatch(name, package) for package in packages)] == []
+    recorded = set(re.findall(r"^Package: (\S+)$", records[0] + _tar_text(records[1]), re.MULTILINE))
+    assert sorted(packages - recorded) == []
+    contents = {(entry["slice"], entry["path"]) for entry in entries if entry["kind"] == "content"}
+    paths = [entry for entry in entries if entry["kind"] == "path"]
+    assert {(sliced, entry["path"]) for entry in paths for sliced in entry["slices"]} == contents
+
+
+def _tar_text(archive: bytes | None) -> str:
+    """Every file of a `get_archive` tar (a folder's), joined; "" when there was no such folder."""
+    if archive is None:
+        return ""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        files = [tar.extractfile(member) for member in tar.getmembers() if member.isfile()]
+        return "\n".join(handle.read().decode() for handle in files if handle is not None)
