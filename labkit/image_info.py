@@ -2,7 +2,12 @@
 
 Kept apart from labkit.images (tables and plots) so that checks and the command line do not
 pay for importing pandas and matplotlib. Reads only fields API 1.41 and newer engines share:
-`Size`, `Config`, `RootFS`, `Created` (never `VirtualSize`, which newer engines dropped).
+`Config`, `RootFS`, `Created` (never `VirtualSize`, which newer engines dropped).
+
+An image's size is the sum of its layers' unpacked sizes from `docker history`, because that is
+the one figure both image stores agree on: the classic store's inspect `Size` is that sum, while
+under the containerd store (Docker Desktop's default) `Size` is the compressed download and
+`docker image ls` adds the two.
 """
 
 from typing import Any
@@ -44,7 +49,13 @@ def exists(ref: str) -> bool:
 
 
 def size_mb(info: dict[str, Any]) -> float:
-    return round(int(info["Size"]) / MB, 1)
+    """The image's unpacked size in MB: what its layers take once extracted, in either image store."""
+    return round(sum(layer_bytes(info)) / MB, 1)
+
+
+def layer_bytes(info: dict[str, Any]) -> list[int]:
+    """The unpacked size of each step of the image's history, base first (0 for steps that add no files)."""
+    return [int(entry.get("Size") or 0) for entry in reversed(client().api.history(info["Id"]))]
 
 
 def layers(info: dict[str, Any]) -> list[str]:

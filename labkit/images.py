@@ -194,6 +194,6 @@ def disk_usage(refs: Sequence[str]) -> DiskUsage:
     counted = {key: mb for image_id in infos for key, mb in stored_layers(image_id)}
     return DiskUsage(
         images=tuple(refs),
-        sum_of_sizes_mb=round(sum(int(info["Size"]) for info in infos.values()) / MB, 1),
+        sum_of_sizes_mb=round(sum(size_mb(info) for info in infos.values()), 1),
         on_disk_mb=round(sum(counted.values()), 1),
     )

@@ -9,10 +9,18 @@ from pathlib import Path
 from labkit.errors import LabError
 from labkit.names import LOOPBACK
 from offline_world import engine, hosts, registry
-from offline_world.base import BASE_IMAGE, ensure_base
-from offline_world.machine import ENGINE_SUITE, HTTPS_PORT, MCR, SERVED_HOSTS, STATE, SYSTEM_PATH, say
+from offline_world.base import BASE_IMAGE, base_image, ensure_base
+from offline_world.machine import DATABASE_SUITE, ENGINE_SUITE, HTTPS_PORT, MCR, SERVED_HOSTS, STATE, SYSTEM_PATH, say
 from offline_world.preflight import DebianMirrors, DotnetInstall, Refused, preflight
-from offline_world.standins import build, dotnet_tag, push, recipe_hash, remove_if_untagged, standins
+from offline_world.standins import (
+    build,
+    dotnet_tag,
+    postgres_version,
+    push,
+    recipe_hash,
+    remove_if_untagged,
+    standins,
+)
 
 LOCK = STATE / "lock"
 
@@ -65,8 +73,10 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
         )
     shim = engine.ensure_shim()
     base = ensure_base(mirrors)
-    images = standins(install, BASE_IMAGE, registry.registry_version())
-    recipe = recipe_hash(images, base)
+    database_base = ensure_base(mirrors, DATABASE_SUITE)
+    postgres = (base_image(DATABASE_SUITE), postgres_version(base_image(DATABASE_SUITE)))
+    images = standins(install, BASE_IMAGE, registry.registry_version(), postgres)
+    recipe = recipe_hash(images, f"{base} {database_base}")
     built = [(standin, *build(standin, recipe)) for standin in images]
     for _, _, replaced in reversed(built):  # top of the stack first: a base goes once its children have
         if replaced is not None:

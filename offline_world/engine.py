@@ -24,6 +24,7 @@ from docker.models.images import Image
 
 from labkit import run
 from labkit.docker_access import client, reachable, reset_client
+from labkit.doctor import containerd_store
 from labkit.errors import CommandFailed, LabError
 from labkit.shell import tail
 from labkit.waiting import stop_process
@@ -293,9 +294,7 @@ def reload_dockerd(expect_mirror: bool, timeout: float = 15.0) -> None:
 
 def image_store() -> str:
     """The running engine's image store: "containerd" when the snapshotter serves images, else "classic"."""
-    status = client().info().get("DriverStatus") or []
-    snapshotter = any(pair and pair[0] == "driver-type" and "snapshotter" in str(pair[-1]) for pair in status)
-    return STORES[1] if snapshotter else STORES[0]
+    return STORES[1] if containerd_store(client().info()) else STORES[0]
 
 
 def use_image_store(store: str) -> bool:

@@ -21,6 +21,7 @@ DOCKER_HUB = "registry-1.docker.io"
 SERVED_HOSTS = (MCR, DOCKER_HUB)
 SUITE = "bookworm"  # the Debian release under every stand-in
 ENGINE_SUITE = "trixie"  # the Debian release the Docker engine comes from
+DATABASE_SUITE = "trixie"  # the Debian release under the postgres stand-in (its postgresql-17)
 LABEL = "org.containerizing-dotnet.offline"
 
 

@@ -5,12 +5,13 @@ from typing import Any
 import pytest
 
 from labkit import image_info
+from labkit.docker_access import client
+from labkit.doctor import containerd_store
 from labkit.errors import InvalidName
 
 pytest_plugins = ["tests.fixtures"]
 
 INFO: dict[str, Any] = {
-    "Size": 12_345_678,
     "RootFS": {"Type": "layers", "Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]},
     "Config": {"User": "app", "Env": ["PATH=/usr/bin", "APP_UID=1654", "EMPTY=", "URLS=http://+:8080;x=y"]},
 }
@@ -30,8 +31,21 @@ def test_inspect_returns_the_engines_data(busybox: str) -> None:
     assert len(image_info.layers(info)) == 1 and image_info.user(info) == ""
 
 
+@pytest.mark.docker
+def test_size_is_the_unpacked_size_in_either_image_store(busybox: str) -> None:
+    """The classic store's inspect Size is the unpacked size; the containerd store's is the
+    compressed download, so only there may the two differ, and the unpacked one is the larger."""
+    info = image_info.inspect(busybox)
+    unpacked = image_info.size_mb(info)
+    compressed_or_same = round(int(info["Size"]) / image_info.MB, 1)
+    assert unpacked > 0 and image_info.layer_bytes(info)[0] > 0
+    if containerd_store(client().info()):
+        assert unpacked >= compressed_or_same
+    else:
+        assert unpacked == compressed_or_same
+
+
 def test_fields_of_the_inspect_data() -> None:
-    assert image_info.size_mb(INFO) == 12.3
     assert image_info.layers(INFO) == INFO["RootFS"]["Layers"]
     assert image_info.user(INFO) == "app"
     assert image_info.env(INFO) == {"PATH": "/usr/bin", "APP_UID": "1654", "EMPTY": "", "URLS": "http://+:8080;x=y"}

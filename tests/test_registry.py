@@ -25,3 +25,20 @@ def test_probe_counts_any_http_status_as_an_answer() -> None:
 def test_probe_reports_a_registry_that_does_not_answer() -> None:
     answers, detail = registry.probe(f"{LOOPBACK}:{free_port()}", timeout=1)
     assert not answers and "refused" in detail.lower()
+
+
+def test_manifest_digest_accepts_an_oci_index() -> None:
+    """The containerd image store pushes an OCI index: a request that does not accept it gets 404."""
+    digest = "sha256:" + "c" * 64
+
+    def registry_holding_an_index(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        if request.path != "/v2/team/app/manifests/1":
+            return 404, {}, b"{}"
+        if "application/vnd.oci.image.index.v1+json" not in request.headers.get("Accept", ""):
+            return 404, {}, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'
+        return 200, {"Docker-Content-Digest": digest}, b"{}"
+
+    with http_server(registry_holding_an_index) as base:
+        address = base.removeprefix("http://")
+        assert registry.manifest_digest(address, "team/app", "1") == digest
+        assert registry.manifest_digest(address, "team/app", "2") is None
