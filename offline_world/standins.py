@@ -193,7 +193,8 @@ def recipe_hash(images: Sequence[Standin], base: str) -> str:
     """What the stand-ins are made of (recipe files, versions, tags, payload, base image id):
     a change in any of these rebuilds them."""
     files = [path for path in RECIPE.rglob("*") if path.is_file()]
-    return recipe_digest(files, base, *(repr(standin) for standin in images))
+    trusted = [path.read_text(errors="replace") for path, _ in extra_ca()]  # a renewed CA rebuilds too
+    return recipe_digest(files, base, *(repr(standin) for standin in images), *trusted)
 
 
 def build(standin: Standin, recipe: str) -> tuple[str, str | None]:
