@@ -154,11 +154,7 @@ def current_labs(labs: Path) -> dict[Path, bytes]:
 def stale(solutions: Path, labs: Path) -> list[str]:
     """Paths under labs/ that are missing, extra or different from what generation gives."""
     expected, current = expected_labs(solutions), current_labs(labs)
-    return sorted(
-        str(path)
-        for path in expected.keys() | current.keys()
-        if expected.get(path) != current.get(path)
-    )
+    return sorted(str(path) for path in expected.keys() | current.keys() if expected.get(path) != current.get(path))
 
 
 def generate(solutions: Path, labs: Path) -> int:

@@ -1,6 +1,9 @@
 """Plain helpers for labkit's tests (the Docker fixtures are in tests/fixtures.py)."""
 
 import http.server
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -13,6 +16,7 @@ from docker.errors import APIError, NotFound
 
 from labkit import names
 
+ROOT = Path(__file__).resolve().parents[1]
 TEST_LAB = "labkit-tests"
 LABELS = names.labels(TEST_LAB)
 
@@ -109,3 +113,19 @@ def exists(docker_client: docker.DockerClient, kind: str, resource_id: str) -> b
     except NotFound:
         return False
     return True
+
+
+def labkit(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m labkit ARGS` from the repository root, as a learner runs it: never raises on a
+    failure, so a test can look at the exit status and the one line it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args],
+        cwd=ROOT,
+        env={**(os.environ if env is None else env), **extra_env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -24,6 +24,7 @@ def release_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot = releases.load(live=False)
     monkeypatch.setattr(releases, "load", lambda *args, **kwargs: snapshot)
 
+
 APP_IMAGE = """\
 FROM {base}
 LABEL org.opencontainers.image.base.name="{base}"

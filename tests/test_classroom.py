@@ -2,10 +2,8 @@
 
 import hashlib
 import json
-import os
 import socket
 import subprocess
-import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -13,27 +11,14 @@ import pytest
 
 from labkit import classroom, open_lab, registry_copy
 from labkit.docker_access import client
-from tests.helpers import catalog_file, http_server
+from tests.helpers import catalog_file, http_server, labkit
 
 pytest_plugins = ["tests.fixtures"]
 
-ROOT = Path(__file__).resolve().parents[1]
 LEARNER_LOG = (
     '172.17.0.1 - - [02/Dec/2026:00:31:36 +0000] "GET /v2/dotnet/sdk/manifests/10.0 HTTP/1.1" 200 1365 "" '
     '"docker/26.1.5 go/go1.22 git-commit/411e817 kernel/6.1 os/linux arch/amd64 UpstreamClient(Docker-Client/26.1.5)"'
 )
-
-
-def labkit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labkit", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:

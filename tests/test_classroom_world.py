@@ -19,6 +19,7 @@ from docker.errors import NotFound
 from labkit import catalog, classroom, refs
 from labkit.docker_access import client
 from labkit.registry_copy import Registry
+from tests import helpers
 from tests.helpers import TEST_LAB, catalog_file
 
 pytest_plugins = ["tests.fixtures"]
@@ -29,15 +30,7 @@ INSTRUCTOR = "127.0.0.2"
 
 
 def labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "labkit", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-        env=env,
-    )
+    result = helpers.labkit(*args, env=env, timeout=1200)
     print(result.stdout, result.stderr)
     return result
 

@@ -1,9 +1,6 @@
 """`python -m labkit`: doctor, prepull, clean and generate, run as a learner runs them."""
 
 import json
-import os
-import subprocess
-import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -12,24 +9,11 @@ from docker import DockerClient
 
 from labkit import cli, doctor
 from labkit.names import LABEL_KEY, LOOPBACK, free_port
-from tests.helpers import BuildImage, Made, MakeLabResources, catalog_file, exists, http_server
+from tests.helpers import BuildImage, Made, MakeLabResources, catalog_file, exists, http_server, labkit
 
 pytest_plugins = ["tests.fixtures"]
 
 docker = pytest.mark.docker
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def labkit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labkit", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("command", [[], ["doctor"], ["prepull"], ["clean"], ["generate"], ["book"], ["tags"]])

@@ -17,6 +17,7 @@ import pytest
 
 from labkit.docker_access import endpoint
 from labkit.errors import DockerUnavailable
+from tests.helpers import labkit
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -182,9 +183,7 @@ def test_a_context_at_a_dead_socket_fails_in_one_line_naming_it(engine_socket: P
     config = tmp_path / "cfg"
     docker_cli(cli_env(config), "context", "create", "gone", "--docker", f"host=unix://{tmp_path / 'dead.sock'}")
     docker_cli(cli_env(config), "context", "use", "gone")
-    done = subprocess.run(
-        [sys.executable, "-m", "labkit", "doctor"], cwd=ROOT, env=cli_env(config), capture_output=True, text=True
-    )
+    done = labkit("doctor", env=cli_env(config))
     output = (done.stdout + done.stderr).strip()
     assert done.returncode != 0 and len(output.splitlines()) == 1, output
     assert f"Docker is not reachable at unix://{tmp_path / 'dead.sock'} (context gone)" in output

@@ -1,16 +1,13 @@
 """`doctor` catches a `docker build` that would not run on BuildKit (the labs need $BUILDPLATFORM, $TARGETARCH)."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from labkit.doctor import BuildSetup, builder_row
-from tests.helpers import catalog_file
+from tests.helpers import catalog_file, labkit
 
-ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_CLI = "20.10.24+dfsg1"
 NO_BUILDX = "has no buildx plugin, which BuildKit needs: install docker-buildx-plugin"
 OLD = "export DOCKER_BUILDKIT=1, or use Docker Engine 23.0+"
@@ -54,9 +51,7 @@ def test_buildkit_passes(setup: BuildSetup) -> None:
 @pytest.mark.docker
 def test_doctor_with_buildkit_switched_off_fails_on_that_row(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_BUILDKIT": "0", "LABKIT_CATALOG": str(catalog_file(tmp_path, {}))}
-    result = subprocess.run(
-        [sys.executable, "-m", "labkit", "doctor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+    result = labkit("doctor", env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     flagged = [line for line in result.stdout.splitlines() if "DOCKER_BUILDKIT=0" in line]
     assert len(flagged) == 1 and "✘" in flagged[0] and "unset it" in flagged[0], result.stdout

@@ -5,7 +5,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import docker
@@ -13,11 +12,10 @@ import pytest
 
 from labkit import catalog, doctor, image_info
 from labkit.docker_access import Endpoint, endpoint
-from tests.helpers import catalog_file
+from tests.helpers import catalog_file, labkit
 
 pytest_plugins = ["tests.fixtures"]
 
-ROOT = Path(__file__).resolve().parents[1]
 GB = 1_000_000_000
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]]}
 CONTAINERD = {"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
@@ -83,9 +81,7 @@ def test_doctor_says_which_engine_which_store_and_its_free_disk(
     root = Path(cli("info", "--format", "{{.DockerRootDir}}"))
     present = next(tag for image in docker_client.images.list() for tag in image.tags)
     env = {**os.environ, catalog.CATALOG_ENV: str(catalog_file(tmp_path, {"base": present}))}
-    done = subprocess.run(
-        [sys.executable, "-m", "labkit", "doctor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+    done = labkit("doctor", env=env)
     lines = {
         line.split("│")[2].split("(optional)")[0].strip(): line.split("│")[3].strip()
         for line in done.stdout.splitlines()
