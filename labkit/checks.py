@@ -7,9 +7,9 @@ lab-specific wording.
 """
 
 import base64
+import http.client
 import json
 import re
-import time
 from datetime import date
 from fnmatch import fnmatch
 from pathlib import Path
@@ -18,10 +18,11 @@ from typing import Any, NoReturn
 from docker.errors import NotFound
 from docker.models.containers import Container
 
-from labkit import dockerfile, image_info, names, releases, web
+from labkit import compose, dockerfile, image_info, names, refs, releases, shell, web
 from labkit.docker_access import client
 from labkit.errors import CheckFailed, LabError
 from labkit.notebook import RED, RESET
+from labkit.waiting import TimedOut, wait_until
 from labkit.web import HttpAnswer
 
 GREEN = "\033[32m"
@@ -56,6 +57,16 @@ def that(condition: str, passed: bool, hint: str) -> bool:
         _fail(f"Not yet: {condition}.", hint)
     _pass(condition)
     return True
+
+
+def ran(what: str, *words: str, output_has: str = "", hint: str) -> str:
+    """You ran, with `run(...)`, a command holding every one of `words`, and it succeeded (and printed
+    `output_has`); returns its output. Checks a step whose result is what a command showed you."""
+    for done in reversed(shell.RAN):
+        if done.returncode == 0 and all(word in done.command for word in words) and output_has in done.output:
+            _pass(what)
+            return done.output
+    _fail(f"Not yet: {what}.", hint)
 
 
 # --- images ---
@@ -191,13 +202,20 @@ def images_share_base(ref_a: str, ref_b: str, hint: str | None = None) -> list[s
 # --- containers ---
 
 
+def container(name: str, hint: str | None = None) -> Container:
+    """The container called `name` (`docker container inspect`), or one red line saying what to do."""
+    return _container(name, hint)
+
+
 def _container(name: str, hint: str | None) -> Container:
     try:
         return client().containers.get(name)
     except NotFound:
         _fail(
             f"There is no container named {name}.",
-            hint or f"Run the `docker run --name {name} ...` cell above (`docker ps -a` lists containers).",
+            hint
+            or f"Did you start it with --rm (it is removed when it ends) or mistype the name? Run the "
+            f"`docker run --name {name} ...` cell above again (`docker ps -a` lists containers).",
         )
 
 
@@ -224,17 +242,16 @@ def container_running(name: str, hint: str | None = None) -> Container:
 def container_healthy(name: str, timeout: float = 60, hint: str | None = None) -> Container:
     """The container's HEALTHCHECK reports healthy within `timeout` seconds; returns it."""
     container = _container(name, hint)
-    deadline = time.monotonic() + timeout
-    while True:
+    health: dict[str, Any] = {}
+
+    def healthy() -> bool:
+        nonlocal health
         container.reload()
         state = container.attrs["State"]
-        health = state.get("Health")
-        if health is None:
+        if state.get("Health") is None:
             _fail(f"The container {name} has no health check.", hint or _no_healthcheck_hint(container))
+        health = state["Health"]
         status = health.get("Status")
-        if status == "healthy":
-            _pass(f"The container {name} is healthy.")
-            return container
         if status == "unhealthy" or state.get("Status") != "running":
             _fail(
                 f"The container {name} is {status} ({state.get('Status')}).{_last_probe(health)}",
@@ -242,13 +259,17 @@ def container_healthy(name: str, timeout: float = 60, hint: str | None = None) -
                 or "Run the health check command yourself to see why it fails, fix the app or the "
                 "HEALTHCHECK, rebuild and start a new container.",
             )
-        if time.monotonic() > deadline:
-            _fail(
-                f"The container {name} is still {status} after {timeout:.0f} s.{_last_probe(health)}",
-                hint
-                or "The app may start slowly: look at `docker logs`, or give the HEALTHCHECK a longer --start-period.",
-            )
-        time.sleep(1)
+        return status == "healthy"
+
+    try:
+        wait_until(healthy, timeout=timeout, interval=1.0, what=f"{name} becoming healthy")
+    except TimedOut:
+        _fail(
+            f"The container {name} is still {health.get('Status')} after {timeout:.0f} s.{_last_probe(health)}",
+            hint or "The app may start slowly: look at `docker logs`, or give the HEALTHCHECK a longer --start-period.",
+        )
+    _pass(f"The container {name} is healthy.")
+    return container
 
 
 def _no_healthcheck_hint(container: Container) -> str:
@@ -269,33 +290,132 @@ def _last_probe(health: dict[str, Any]) -> str:
 
 def http_contains(url: str, text: str, timeout: float = 30, hint: str | None = None) -> HttpAnswer:
     """GET `url` answers with a body containing `text` within `timeout` seconds; returns the answer."""
-    deadline = time.monotonic() + timeout
     answer: HttpAnswer | None = None
     last_error = ""
-    while True:
+
+    def contains() -> HttpAnswer | None:
+        nonlocal answer, last_error
         try:
             answer = web.get(url, timeout=3.0)
-            if text in answer.body:
-                _pass(f"{url} answers HTTP {answer.status} with {text!r}.")
-                return answer
-        except OSError as exc:
-            answer, last_error = None, str(exc)
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    if answer is None:
+        except (OSError, http.client.HTTPException) as exc:
+            answer, last_error = None, str(exc) or type(exc).__name__
+        return answer if answer is not None and text in answer.body else None
+
+    try:
+        found = wait_until(contains, timeout=timeout, interval=0.5, what=f"{text!r} at {url}")
+    except TimedOut:
+        if answer is None:
+            _fail(
+                f"Nothing answered at {url} within {timeout:.0f} s ({last_error}).",
+                hint
+                or "Check that the container runs (`docker ps`), that the port in the URL is the one you "
+                "published (`-p 127.0.0.1:PORT:8080`, or `docker port NAME`), and what `docker logs` says.",
+            )
         _fail(
-            f"Nothing answered at {url} within {timeout:.0f} s ({last_error}).",
+            f"{url} answers HTTP {answer.status}, but without {text!r} (it said {answer.body[:200]!r}).",
             hint
-            or "Check that the container runs (`docker ps`), that the port in the URL is the one you "
-            "published (`-p 127.0.0.1:PORT:8080`), and what `docker logs` says.",
+            or "The app answers, but not what this step expects: check the path and the code of that "
+            "endpoint, rebuild the image and start a new container.",
         )
-    _fail(
-        f"{url} answers HTTP {answer.status}, but without {text!r} (it said {answer.body[:200]!r}).",
-        hint
-        or "The app answers, but not what this step expects: check the path and the code of that "
-        "endpoint, rebuild the image and start a new container.",
-    )
+    _pass(f"{url} answers HTTP {found.status} with {text!r}.")
+    return found
+
+
+# --- compose projects and secrets ---
+
+
+def _service(project: str, service: str, hint: str | None) -> list[Container]:
+    found = compose.containers(project, service)
+    if not found:
+        _fail(
+            f"The compose project {project} has no container of the service {service}.",
+            hint
+            or f"Start it from the lab folder with `docker compose -p {project} up -d` "
+            f"(`docker compose -p {project} ps -a` lists what it has).",
+        )
+    return found
+
+
+def service_running(project: str, service: str, replicas: int = 1, hint: str | None = None) -> list[Container]:
+    """Exactly `replicas` containers of the compose `service` run; returns them."""
+    found = _service(project, service, hint)
+    running = [one for one in found if one.status == "running"]
+    if len(running) != replicas:
+        states = ", ".join(f"{one.name} {one.status}" for one in found)
+        _fail(
+            f"The service {service} of {project} runs {len(running)} container(s), not {replicas} ({states}).",
+            hint
+            or f"`docker compose -p {project} logs {service}` says why a container stopped; "
+            f"`docker compose -p {project} up -d --scale {service}={replicas}` sets how many run.",
+        )
+    _pass(f"The service {service} of {project} runs {replicas} container(s).")
+    return running
+
+
+def service_not_published(project: str, service: str, hint: str | None = None) -> None:
+    """No container of the compose `service` publishes a port on the host."""
+    for one in _service(project, service, hint):
+        if compose.published(one):
+            _fail(
+                f"{one.name} ({service}) publishes {', '.join(compose.published(one))} on the host.",
+                hint
+                or f"Remove the `ports:` of the {service} service: the other services reach it on the "
+                f"project's network; then `docker compose -p {project} up -d` again.",
+            )
+    _pass(f"The service {service} of {project} publishes no port on the host.")
+
+
+def service_on_loopback(project: str, service: str, port: int = 8080, hint: str | None = None) -> list[int]:
+    """Every running container of `service` publishes `port` on 127.0.0.1 only; returns the host ports."""
+    ports: list[int] = []
+    for one in [c for c in _service(project, service, hint) if c.status == "running"]:
+        bindings = [b for b in compose.published(one) if b.endswith(f"->{port}/tcp")]
+        loopback = [b for b in bindings if b.startswith(f"{names.LOOPBACK}:")]
+        if not bindings or loopback != bindings:
+            _fail(
+                f"{one.name} ({service}) publishes port {port} as {', '.join(bindings) or 'nothing'}.",
+                hint
+                or "Publish it on the loopback address only, on a host port Docker picks: "
+                f'`ports: ["{names.LOOPBACK}::{port}"]`.',
+            )
+        ports += [int(b.split("->")[0].rsplit(":", 1)[1]) for b in loopback]
+    _pass(f"The service {service} of {project} publishes port {port} on {names.LOOPBACK} only ({ports}).")
+    return ports
+
+
+def starts_after_healthy(project: str, service: str, dependency: str, hint: str | None = None) -> None:
+    """The compose `service` was started only once `dependency` was healthy (depends_on, service_healthy)."""
+    condition = compose.depends_on(_service(project, service, hint)[0]).get(dependency)
+    if condition != "service_healthy":
+        _fail(
+            f"The service {service} does not wait for {dependency} to be healthy "
+            f"({'no depends_on ' + dependency if condition is None else condition}).",
+            hint
+            or f"Give {service} `depends_on: {{{dependency}: {{condition: service_healthy}}}}` and {dependency} "
+            "a `healthcheck:`, then `docker compose ... up -d` again.",
+        )
+    _pass(f"The service {service} starts only once {dependency} is healthy.")
+
+
+def secret_not_in_image(ref: str, secret: str, hint: str | None = None) -> None:
+    """`secret` appears nowhere in the image's configuration (ENV, labels, commands) or build history."""
+    info = _image(ref)
+    config = image_info.config(info)
+    places = {
+        "its environment (ENV)": " ".join(config.get("Env") or []),
+        "its labels": json.dumps(config.get("Labels") or {}),
+        "its command": json.dumps([config.get("Entrypoint"), config.get("Cmd")]),
+        "its build history (ARG, RUN)": " ".join(step.get("CreatedBy", "") for step in client().api.history(ref)),
+    }
+    found = [place for place, text in places.items() if secret in text]
+    if found:
+        _fail(
+            f"The secret is in the image {ref}: in {' and '.join(found)}.",
+            hint
+            or "Anyone who pulls the image can read it (`docker history --no-trunc`, `docker image inspect`). "
+            "Remove it from the Dockerfile, rebuild, and pass it when the container starts (`environment:`).",
+        )
+    _pass(f"The secret is not in the image {ref}'s configuration or history.")
 
 
 # --- tags and Dockerfiles ---
@@ -304,39 +424,29 @@ def http_contains(url: str, text: str, timeout: float = 30, hint: str | None = N
 def tag_supported(image_ref: str, today: date | None = None, hint: str | None = None) -> releases.Channel:
     """The .NET channel in the tag (10.0 in "aspnet:10.0-noble-chiseled", "sdk:10.0.401") is not
     end of life according to the .NET release metadata; returns that channel's record."""
-    match = re.match(r"(\d+)\.(\d+)", _tag(image_ref))
-    index = releases.load()
-    supported = releases.supported_channels(today, index)
-    advice = ", ".join(c.channel_version for c in supported)
-    if match is None:
+    verdict = releases.tag_support(refs.tag(image_ref), today)
+    advice = ", ".join(c.channel_version for c in releases.supported_channels(today, verdict.index))
+    if verdict.version is None:
         _fail(
             f"The tag of {image_ref} names no .NET version.",
             hint or f"Use a versioned tag (supported now: {advice}) so the image cannot change .NET version under you.",
         )
-    version = f"{match[1]}.{match[2]}"
-    try:
-        channel = index.channel(version)
-    except releases.ReleaseDataError:
+    if verdict.channel is None:
         _fail(
-            f".NET {version} (in {image_ref}) is not in the .NET release metadata.",
+            f".NET {verdict.version} (in {image_ref}) is not in the .NET release metadata.",
             hint or f"Check the tag: supported now are {advice}.",
         )
-    if not releases.is_supported(channel, today):
+    channel = verdict.channel
+    if not verdict.supported:
         _fail(
-            f".NET {version} (in {image_ref}) is out of support since {channel.eol_date}.",
+            f".NET {verdict.version} (in {image_ref}) is out of support since {channel.eol_date}.",
             hint
             or f"Move to a supported channel ({advice}): change the tag (the DOTNET_TAG build argument) and rebuild.",
         )
     until = f"until {channel.eol_date}" if channel.eol_date else "(no end date announced yet)"
     kind = channel.release_type.upper()
-    _pass(f".NET {version} ({kind}) in {image_ref} is supported {until} ({index.source} release data).")
+    _pass(f".NET {verdict.version} ({kind}) in {image_ref} is supported {until} ({verdict.index.source} release data).")
     return channel
-
-
-def _tag(image_ref: str) -> str:
-    """The tag of a reference ("latest" when it has none); a registry port is not a tag."""
-    last = image_ref.split("@", 1)[0].rsplit("/", 1)[-1]
-    return last.partition(":")[2] or "latest"
 
 
 def dockerfile_restores_before_sources(path: str | Path, hint: str | None = None) -> dockerfile.Instruction:

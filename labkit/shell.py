@@ -6,18 +6,42 @@ arrives, returns it, and raises `CommandFailed` with the tail of the output on a
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import CommandFailed
 
 DEFAULT_TIMEOUT = 900.0
+DETACHED_TIMEOUT = 60.0  # `docker run -d` comes back at once; a server started without -d never does
 TAIL_LINES = 25
+_IN_USE = (  # what Docker says when a name is taken, and how to free it
+    (re.compile(r'container name "/([^"]+)" is already in use'), "The container {0} exists: `docker rm -f {0}`"),
+    (re.compile(r"network with name (\S+) already exists"), "The network {0} exists: `docker network rm {0}`"),
+)
+_NUGET_UNREACHABLE = re.compile(r"\bNU1301\b|Unable to load the service index")
+NUGET_ADVICE = (
+    "`dotnet restore` could not reach NuGet (NU1301): check that this machine reaches https://api.nuget.org "
+    "from inside containers (network, proxy, firewall, and a proxy's certificate authority), then build again."
+)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One command `run` ran: what the learner typed, how it ended (None: timed out), what it printed."""
+
+    command: str
+    returncode: int | None
+    output: str
+
+
+RAN: list[Ran] = []  # every command `run` ran in this kernel, oldest first: the checks read the learner's own
 
 
 class Output(str):
@@ -35,13 +59,18 @@ def run(
     env: Mapping[str, str] | None = None,
     quiet: bool = False,
     check: bool = True,
+    expect_detached: bool = False,
 ) -> Output:
     """Run `command` through bash, echo it, stream its output, and return that output.
 
     Raises CommandFailed when it exits non-zero (unless check=False) or runs past `timeout`
-    seconds; the command's whole process group is stopped on a timeout.
+    seconds; the command's whole process group is stopped on a timeout. `expect_detached=True`
+    is for a command that must come back at once (`docker run -d` of a server): it gets
+    DETACHED_TIMEOUT seconds, and a timeout says that `-d` was forgotten.
     """
     text = command if isinstance(command, str) else shlex.join(command)
+    if expect_detached:
+        timeout = min(timeout, DETACHED_TIMEOUT)
     if not quiet:
         _emit(f"$ {text}\n")
     merged_env = {**os.environ, **(env or {})}
@@ -69,9 +98,24 @@ def run(
         raise
     reader.join(timeout=5)
     output = "".join(lines)
+    RAN.append(Ran(text, returncode, output))
     if returncode != 0 and (check or returncode is None):
-        raise CommandFailed(text, returncode, tail(output))
+        raise CommandFailed(text, returncode, tail(output), _advice(output, returncode, expect_detached))
     return Output(output)
+
+
+def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
+    """What to do about the failures a learner meets most: a name in use, a server left in the foreground."""
+    for pattern, advice in _IN_USE:
+        taken = pattern.search(output)
+        if taken:
+            return f"{advice.format(taken[1])} removes it; then run the cell again."
+    if returncode is None and expect_detached:
+        return (
+            "It did not come back: a server runs in the foreground unless `docker run` starts it detached (`-d`). "
+            "Add -d, remove the container it left (`docker rm -f NAME`), and run the cell again."
+        )
+    return ""
 
 
 def tail(output: str, count: int = TAIL_LINES) -> str:

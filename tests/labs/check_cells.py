@@ -5,10 +5,11 @@ the notebook's setup cells (everything before Step 1), then one step's check cel
 where the test has put the wrong state: the tests exercise the very code the learner runs.
 """
 
-import json
 import re
 from pathlib import Path
 from typing import Any
+
+import nbformat
 
 from labkit import Lab
 
@@ -24,8 +25,8 @@ def _code_cells_by_step(notebook: Path) -> list[tuple[int, str]]:
     """(step, source) for each code cell, with the step of the `## Step N:` heading above it."""
     step = SETUP
     found: list[tuple[int, str]] = []
-    for cell in json.loads(notebook.read_text("utf-8"))["cells"]:
-        source = "".join(cell["source"])
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        source = cell.source
         if cell["cell_type"] == "markdown":
             for heading in _HEADING.finditer(source):
                 step = int(heading[1]) if heading[1] else OUTSIDE

@@ -5,13 +5,14 @@ from typing import Any
 
 import pytest
 
-from labkit import cleanup
+from labkit import cleanup, shell
 from tests.labs import check_cells
 
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The notebook's setup cells, run with the test's own lab id."""
+    """The notebook's setup cells, run with the test's own lab id, and no command run yet."""
+    shell.RAN.clear()
     return check_cells.setup(request.module.NOTEBOOK, request.module.LAB_ID)
 
 

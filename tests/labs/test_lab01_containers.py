@@ -149,6 +149,23 @@ def test_identity_check_fails_when_containers_share_a_network_namespace(namespac
 
 
 @pytest.mark.docker
+def test_identity_check_fails_when_the_learner_did_not_look_inside(namespace: dict[str, Any]) -> None:
+    first = wrong_state.sleeper(LAB_ID, namespace["RUNTIME"], network_mode="bridge")
+    second = wrong_state.sleeper(LAB_ID, namespace["RUNTIME"], network_mode="bridge")
+    wrong_state.ran(f"docker exec {first.name} hostname -i", f"docker exec {second.name} cat /etc/hostname")
+    check_cells.run_cell(NOTEBOOK, 4, 1, namespace)
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker exec {first.name} cat /etc/hostname`")):
+        check_cells.run_check(NOTEBOOK, 4, namespace, FIRST=first.name, SECOND=second.name)
+
+
+@pytest.mark.docker
+def test_a_container_started_with_rm_is_one_red_line_not_a_traceback(namespace: dict[str, Any]) -> None:
+    gone = wrong_state.unique(LAB_ID, "removed")
+    with pytest.raises(CheckFailed, match=re.escape("Did you start it with --rm")):
+        check_cells.run_check(NOTEBOOK, 7, namespace, OVERRIDE=gone)
+
+
+@pytest.mark.docker
 def test_running_check_fails_when_the_app_has_exited(namespace: dict[str, Any]) -> None:
     ended = _exited(namespace["RUNTIME"], ["true"])
     with pytest.raises(CheckFailed, match="is exited"):
@@ -178,3 +195,17 @@ def test_entrypoint_check_fails_when_only_the_command_was_replaced(namespace: di
     replaced_cmd = _exited(namespace["RUNTIME"], ["dotnet", "--list-runtimes"])
     with pytest.raises(CheckFailed, match=re.escape("--entrypoint dotnet")):
         check_cells.run_check(NOTEBOOK, 7, namespace, OVERRIDE=replaced_cmd.name)
+
+
+@pytest.mark.docker
+def test_challenge_check_fails_on_a_writable_root(namespace: dict[str, Any]) -> None:
+    writable = _exited(namespace["RUNTIME"], ["sh", "-c", "echo ok > /tmp/ok"], tmpfs={"/tmp": ""})
+    with pytest.raises(CheckFailed, match=re.escape("--read-only")):
+        check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, CHALLENGE=writable.name)
+
+
+@pytest.mark.docker
+def test_challenge_check_fails_without_a_tmpfs(namespace: dict[str, Any]) -> None:
+    failed = _exited(namespace["RUNTIME"], ["sh", "-c", "echo ok > /tmp/ok"], read_only=True)
+    with pytest.raises(CheckFailed, match=re.escape("--tmpfs")):
+        check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, CHALLENGE=failed.name)

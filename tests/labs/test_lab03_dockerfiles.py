@@ -1,7 +1,9 @@
 """Lab 3's check cells fail, with their hints, on a wrong learner state."""
 
 import re
+import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +91,58 @@ def test_dockerignore_check_fails_when_bin_reaches_the_image(namespace: dict[str
         check_cells.run_check(NOTEBOOK, 4, namespace, API=with_bin)
 
 
-def test_cache_check_fails_when_the_rebuild_is_slower(namespace: dict[str, Any]) -> None:
-    with pytest.raises(CheckFailed, match="the machine was busy"):
-        check_cells.run_check(NOTEBOOK, 5, namespace, cold=5.0, rebuild=9.0)
+@pytest.fixture
+def built(tmp_path: Path) -> Callable[[], str]:
+    """Build the fake restore Dockerfile with a source file never built before; returns the image."""
+
+    def build() -> str:
+        dockerfile = FAKE_RESTORE.format(base=catalog.image("runtime-deps"))
+        return wrong_state.build(LAB_ID, tmp_path, dockerfile, {"source.txt": secrets.token_hex(8)})
+
+    return build
+
+
+def _step5(namespace: dict[str, Any], **state: Any) -> None:
+    check_cells.run_cell(NOTEBOOK, 5, 3, namespace)  # defines step_created()
+    check_cells.run_check(NOTEBOOK, 5, namespace, **state)
+
+
+def test_cache_check_fails_when_no_cold_build_was_timed(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match=re.escape("Call timed_build(COLD, ...) twice")):
+        _step5(namespace, cold_seconds=[])
 
 
 @pytest.mark.docker
-def test_cache_check_fails_when_restore_runs_again(namespace: dict[str, Any], tmp_path: Path) -> None:
-    dockerfile = FAKE_RESTORE.format(base=catalog.image("runtime-deps"))
-    cold = wrong_state.build(LAB_ID, tmp_path, dockerfile, {"source.txt": "one\n"})
+def test_cache_check_fails_when_the_cold_build_used_the_cache(
+    namespace: dict[str, Any], built: Callable[[], str]
+) -> None:
+    cold = built()
     time.sleep(1.1)  # history times have a resolution of one second
-    rebuilt = wrong_state.build(LAB_ID, tmp_path, dockerfile, {"source.txt": "two\n"})
-    check_cells.run_cell(NOTEBOOK, 5, 3, namespace)  # defines step_created()
+    with pytest.raises(CheckFailed, match=re.escape("Pass `--no-cache`")):
+        _step5(namespace, cold_seconds=[5.0, 5.0], cold_started=time.time(), COLD=cold, API=cold)
+
+
+@pytest.mark.docker
+def test_cache_check_fails_when_restore_runs_again(namespace: dict[str, Any], built: Callable[[], str]) -> None:
+    started = time.time() - 1
+    cold = built()
+    time.sleep(1.1)
+    rebuilt = built()
     with pytest.raises(CheckFailed, match=re.escape("Not yet: the rebuild took `dotnet restore` from the cache")):
-        check_cells.run_check(NOTEBOOK, 5, namespace, cold=5.0, rebuild=2.0, COLD=cold, API=rebuilt)
+        _step5(namespace, cold_seconds=[5.0, 5.0], cold_started=started, rebuild=2.0, COLD=cold, API=rebuilt)
+
+
+@pytest.mark.docker
+def test_cache_check_fails_when_the_rebuild_is_slower(namespace: dict[str, Any], built: Callable[[], str]) -> None:
+    api = built()
+    started = time.time() - 1
+    time.sleep(1.1)
+    with pytest.raises(CheckFailed, match="the machine was busy"):
+        _step5(namespace, cold_seconds=[5.0, 5.0], cold_started=started, rebuild=9.0, COLD=built(), API=api)
+
+
+@pytest.mark.docker
+def test_challenge_check_fails_without_the_port_setting(namespace: dict[str, Any]) -> None:
+    on_8080 = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"))
+    with pytest.raises(CheckFailed, match=re.escape("ASPNETCORE_HTTP_PORTS=5000")):
+        check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, CHALLENGE=on_8080.name)

@@ -128,3 +128,31 @@ def test_source_check_fails_when_a_container_wrote_build_output(namespace: dict[
             check_cells.run_check(NOTEBOOK, 6, namespace, SOURCE=tmp_path)
     finally:
         client().containers.run(namespace["SDK"], ["rm", "-rf", "/src/bin", "/src/obj"], **as_root)
+
+
+@pytest.mark.docker
+def test_user_check_fails_when_the_learner_did_not_ask_the_container(namespace: dict[str, Any], tmp_path: Path) -> None:
+    non_root = wrong_state.build(LAB_ID, tmp_path, f"FROM {namespace['ASPNET']}\nUSER 1654\n")
+    web = wrong_state.sleeper(LAB_ID, non_root)
+    wrong_state.ran(f"docker exec {web.name} true")
+    check_cells.run_cell(NOTEBOOK, 5, 1, namespace)
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker exec {web.name} id`")):
+        check_cells.run_check(NOTEBOOK, 5, namespace, PROD=non_root, WEB=web.name)
+
+
+@pytest.mark.docker
+def test_challenge_check_fails_when_the_endpoint_is_missing(namespace: dict[str, Any], tmp_path: Path) -> None:
+    registry, address = wrong_state.registry(LAB_ID)  # answers HTTP, but not at /version
+    program = tmp_path / "Program.cs"
+    with pytest.raises(CheckFailed, match=re.escape("before `app.Run();` in api/Program.cs")):
+        check_cells.run_check(
+            NOTEBOOK,
+            check_cells.OUTSIDE,
+            namespace,
+            VERSION_URL=f"http://{address}/version",
+            WATCH_TIMEOUT=2,
+            program=program,
+            original="as it was\n",
+            DEV=registry.name,
+        )
+    assert program.read_text() == "as it was\n"  # the check puts Program.cs back

@@ -38,7 +38,15 @@ def _tag(image: str, ref: str) -> str:
 
 def test_name_check_fails_when_the_defaults_are_not_applied(namespace: dict[str, Any]) -> None:
     with pytest.raises(CheckFailed, match=re.escape("add docker.io/")):
-        check_cells.run_check(NOTEBOOK, 1, namespace, full_name=lambda ref: ref)
+        check_cells.run_check(
+            NOTEBOOK, 1, namespace, REGISTRY_FULL=namespace["REGISTRY_IMAGE"], TEAM_API_FULL="docker.io/team/api"
+        )
+
+
+def test_name_check_fails_when_the_full_name_was_not_pulled(namespace: dict[str, Any]) -> None:
+    full = f"docker.io/library/{namespace['REGISTRY_IMAGE']}"
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker pull {full}`")):
+        check_cells.run_check(NOTEBOOK, 1, namespace, REGISTRY_FULL=full, TEAM_API_FULL="docker.io/team/api:latest")
 
 
 @pytest.mark.docker
@@ -61,7 +69,7 @@ def test_push_check_fails_when_the_image_was_only_tagged(namespace: dict[str, An
     repository = f"127.0.0.1:9/containerizing-dotnet/{LAB_ID}-hello"
     remote = _tag(small_image, f"{repository}:1")
     with pytest.raises(CheckFailed, match="tagging is not pushing"):
-        check_cells.run_check(NOTEBOOK, 4, namespace, REMOTE=remote, REPOSITORY=repository)
+        check_cells.run_check(NOTEBOOK, 4, namespace, REMOTE=remote, REPOSITORY=repository, LOCAL=small_image)
 
 
 @pytest.mark.docker
@@ -74,6 +82,7 @@ def test_registry_api_check_fails_when_the_tag_holds_another_image(
     client().images.push(f"{address}/{path}", tag="1")
     other = wrong_state.build(LAB_ID, tmp_path, f"FROM {catalog.image('runtime-deps')}\nLABEL release=other\n")
     _tag(other, remote)  # the name now means an image that was never pushed
+    wrong_state.ran(f"curl -s http://{address}/v2/_catalog", f"curl -s http://{address}/v2/{path}/tags/list")
     with pytest.raises(CheckFailed, match=r"push \S+ again"):
         check_cells.run_check(
             NOTEBOOK, 5, namespace, REGISTRY=address, REPO_PATH=path, REMOTE=remote, REPOSITORY=f"{address}/{path}"
@@ -81,9 +90,43 @@ def test_registry_api_check_fails_when_the_tag_holds_another_image(
 
 
 @pytest.mark.docker
-def test_pull_check_fails_when_the_image_is_another_one(namespace: dict[str, Any], small_image: str) -> None:
+def test_registry_api_check_fails_without_asking_the_registry(
+    namespace: dict[str, Any], registry: tuple[Container, str]
+) -> None:
+    _, address = registry
+    wrong_state.ran(f"curl -s http://{address}/v2/")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `curl -s http://{address}/v2/_catalog`")):
+        check_cells.run_check(NOTEBOOK, 5, namespace, REGISTRY=address, REPO_PATH="anything")
+
+
+def _pushed(small_image: str, address: str, what: str) -> str:
+    """`small_image` pushed to the registry at `address` as `what`:1; returns that name."""
+    remote = _tag(small_image, f"{address}/{LAB_ID}-{what}:1")
+    client().images.push(remote.rpartition(":")[0], tag="1")
+    return remote
+
+
+@pytest.mark.docker
+def test_pull_check_fails_when_the_image_was_never_removed(
+    namespace: dict[str, Any], small_image: str, registry: tuple[Container, str]
+) -> None:
+    remote = _pushed(small_image, registry[1], "kept")
+    wrong_state.ran(f"docker pull {remote}")  # "Image is up to date": nothing travelled
+    with pytest.raises(CheckFailed, match=re.escape("Remove both names first")):
+        check_cells.run_check(NOTEBOOK, 6, namespace, REMOTE=remote, LOCAL=small_image)
+
+
+@pytest.mark.docker
+def test_pull_check_fails_when_the_image_is_another_one(
+    namespace: dict[str, Any], small_image: str, registry: tuple[Container, str]
+) -> None:
+    remote = _pushed(small_image, registry[1], "pulled")
+    client().images.remove(remote)
+    wrong_state.ran(f"docker pull {remote}")
     with pytest.raises(CheckFailed, match="is another image"):
-        check_cells.run_check(NOTEBOOK, 6, namespace, REMOTE=small_image, RELEASE_1_ID="sha256:" + "0" * 64)
+        check_cells.run_check(
+            NOTEBOOK, 6, namespace, REMOTE=remote, LOCAL=small_image, RELEASE_1_ID="sha256:" + "0" * 64
+        )
 
 
 @pytest.mark.docker
@@ -91,3 +134,22 @@ def test_digest_check_fails_when_the_tag_did_not_move(namespace: dict[str, Any],
     same = client().images.get(small_image).id
     with pytest.raises(CheckFailed, match=re.escape("build release 1.1")):
         check_cells.run_check(NOTEBOOK, 7, namespace, PINNED=small_image, REMOTE=small_image, RELEASE_1_ID=same)
+
+
+@pytest.mark.docker
+def test_challenge_check_fails_when_the_mirror_was_not_pushed(
+    namespace: dict[str, Any], small_image: str, registry: tuple[Container, str]
+) -> None:
+    address = registry[1]
+    remote = _pushed(small_image, address, "mirrored")
+    path = remote.removeprefix(f"{address}/").rpartition(":")[0]
+    with pytest.raises(CheckFailed, match=re.escape("is the same manifest")):
+        check_cells.run_check(
+            NOTEBOOK,
+            check_cells.OUTSIDE,
+            namespace,
+            REGISTRY=address,
+            REPO_PATH=path,
+            REMOTE=remote,
+            MIRROR=f"{address}/mirror/hello:1",
+        )

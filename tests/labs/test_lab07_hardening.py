@@ -1,5 +1,6 @@
 """Lab 7's check cells fail, with their hints, on a wrong learner state."""
 
+import re
 from typing import Any
 
 import pytest
@@ -78,3 +79,10 @@ def test_size_check_fails_when_the_hardened_image_is_the_bigger_one(
 ) -> None:
     with pytest.raises(CheckFailed, match="chiseled aspnet image"):
         check_cells.run_check(NOTEBOOK, 7, namespace, APP=on_aspnet, APP_ASPNET=on_chiseled_as_root)
+
+
+@pytest.mark.docker
+def test_challenge_check_fails_with_capabilities_left(namespace: dict[str, Any]) -> None:
+    read_only = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"), read_only=True)
+    with pytest.raises(CheckFailed, match=re.escape("--cap-drop ALL --security-opt no-new-privileges")):
+        check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, CHALLENGE=read_only.name)

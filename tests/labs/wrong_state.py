@@ -1,12 +1,11 @@
 """Docker resources that stand for a learner's wrong state, labelled with the test's lab id."""
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 from docker.models.containers import Container
 
-from labkit import catalog, names, web
+from labkit import catalog, containers, names, shell
 from labkit.docker_access import client
 
 
@@ -41,7 +40,7 @@ def sleeper(lab_id: str, image: str, **options: Any) -> Container:
 
 def registry(lab_id: str) -> tuple[Container, str]:
     """A running, empty registry (the catalog's image) on a free loopback port, and its address."""
-    container, url = web.run_web(
+    container, url = containers.run_web(
         catalog.image("registry"),
         name=unique(lab_id, "registry"),
         labels=names.labels(lab_id),
@@ -49,3 +48,9 @@ def registry(lab_id: str) -> tuple[Container, str]:
         path="/v2/",
     )
     return container, url.removeprefix("http://")
+
+
+def ran(*commands: str) -> None:
+    """The learner ran `commands` through labkit's `run`, where `checks.ran` finds them (they must succeed)."""
+    for command in commands:
+        shell.run(command, quiet=True)

@@ -1,7 +1,11 @@
-// A minimal API: GET / answers with a greeting as JSON, GET /healthz with "Healthy".
+// A minimal API: GET / answers with a greeting as JSON, GET /healthz with "Healthy", and
+// GET /openapi/v1.json with the API's OpenAPI description (from the Microsoft.AspNetCore.OpenApi package).
 // In a container it listens on port 8080, the port the .NET images set in ASPNETCORE_HTTP_PORTS.
-var app = WebApplication.Create(args);
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddOpenApi();
+var app = builder.Build();
 
+app.MapOpenApi();
 app.MapGet("/", () => new Greeting("Hello from ASP.NET Core in a container!", Environment.MachineName));
 app.MapGet("/healthz", () => "Healthy");
 
