@@ -54,6 +54,7 @@ def rows() -> list[Row]:
         endpoint_row(used),
         _engine_row(docker.version()),
         builder_row(_build_setup(docker)),
+        compose_row(_cli_output("compose", "version")),
         _linux_row(info),
         store_row(info),
         _architecture_row(info),
@@ -118,6 +119,19 @@ def builder_row(setup: BuildSetup) -> Row:
     if setup.engine_default == "2":
         return Row(check, "pass", f"BuildKit ({cli}, the engine's default builder)")
     return Row(check, "fail", f"{cli} builds without BuildKit: export DOCKER_BUILDKIT=1, or use Docker Engine 23.0+")
+
+
+def compose_row(version: str | None) -> Row:
+    """Labs 9 and 10 run `docker compose`: Compose v2, the Docker CLI plugin (`version` is its output)."""
+    if version is None:
+        return Row(
+            "Docker Compose",
+            "warn",
+            "`docker compose version` fails (labs 9 and 10 need it): Docker Desktop includes it; on Linux "
+            "install the docker-compose-plugin package (Debian: docker-compose)",
+            required=False,
+        )
+    return Row("Docker Compose", "pass", version.strip().removeprefix("Docker Compose version "), required=False)
 
 
 def _major(version: str) -> int:

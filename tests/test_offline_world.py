@@ -22,6 +22,7 @@ from offline_world.hosts import ca_file
 from offline_world.machine import MCR, SWITCH
 from offline_world.preflight import find_dotnet, registry_answers
 from offline_world.registry import TLS_DIR
+from offline_world.standins import extra_ca, postgres_tags
 from tests.helpers import TEST_LAB
 
 SMOKE = Path(__file__).resolve().parent / "smoke"
@@ -146,3 +147,24 @@ def smoke_app(runtime_tag: str) -> Iterator[tuple[str, str]]:
             yield container, f"http://{LOOPBACK}:{port}/"
     finally:
         run(f"{BUILDKIT_DOCKER} rmi {tag}", quiet=True)
+
+
+def test_the_postgres_standin_carries_docker_hubs_tags_for_debians_version() -> None:
+    assert postgres_tags("17.12-0+deb13u1") == ("17", "17.12")
+
+
+def test_the_standin_base_gets_every_extra_ca_of_the_machine(tmp_path: Path) -> None:
+    (tmp_path / "proxy.crt").write_text("x")
+    (tmp_path / "corp").mkdir()
+    (tmp_path / "corp" / "root.crt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [target for _, target in extra_ca(tmp_path)] == ["extra-ca/root.crt", "extra-ca/proxy.crt"]
+    assert extra_ca(tmp_path / "missing") == ()
+
+
+def test_a_build_on_the_sdk_reaches_nuget_as_the_machine_does(tmp_path: Path) -> None:
+    """The stand-in base trusts the machine's extra CAs: `dotnet restore` works inside `docker build`."""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {MCR}/dotnet/sdk:10.0\nRUN curl -sSf -o /dev/null https://api.nuget.org/v3/index.json\n"
+    )
+    run(f"{BUILDKIT_DOCKER} build --no-cache --label {names.LABEL_KEY}={TEST_LAB} {tmp_path}", quiet=True)
