@@ -110,6 +110,8 @@ def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
         taken = pattern.search(output)
         if taken:
             return f"{advice.format(taken[1])} removes it; then run the cell again."
+    if _NUGET_UNREACHABLE.search(output):
+        return NUGET_ADVICE
     if returncode is None and expect_detached:
         return (
             "It did not come back: a server runs in the foreground unless `docker run` starts it detached (`-d`). "

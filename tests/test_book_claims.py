@@ -9,7 +9,6 @@ Checked mechanically, in book/*.md and the solution notebooks' markdown:
   targets is the catalog's.
 """
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from labkit import catalog, releases
+from labkit.generate import read_notebook
 from labkit.releases import Channel
 from tests.facts import APP_UID, APP_USER, HTTP_PORT
 
@@ -39,10 +39,10 @@ def book_texts() -> Iterator[tuple[str, str]]:
     for page in sorted((ROOT / "book").glob("*.md")):
         yield page.name, page.read_text(encoding="utf-8")
     for path in sorted(ROOT.glob("solutions/*/lab.ipynb")):
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        for index, cell in enumerate(cells):
-            if cell["cell_type"] == "markdown":
-                yield f"{path.parent.name} cell {index}", "".join(cell["source"])
+        notebook = read_notebook(path.read_text(encoding="utf-8"), str(path))
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type == "markdown":
+                yield f"{path.parent.name} cell {index}", cell.source
 
 
 def image_fact_errors(where: str, text: str) -> list[str]:

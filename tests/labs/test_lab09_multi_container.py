@@ -84,6 +84,14 @@ def test_port_check_fails_when_the_api_is_not_published(namespace: dict[str, Any
 
 
 @pytest.mark.docker
+def test_port_check_fails_when_compose_was_not_asked_for_the_port(namespace: dict[str, Any], project: str) -> None:
+    service(project, "db", ASPNET)
+    service(project, "api", ASPNET, network_mode="bridge", ports={"8080/tcp": (names.LOOPBACK, None)})
+    with pytest.raises(CheckFailed, match=re.escape("port api 8080` through `run`")):
+        check_cells.run_check(NOTEBOOK, 4, namespace, PROJECT=project)
+
+
+@pytest.mark.docker
 @pytest.mark.parametrize(
     ("instruction", "where"),
     [(f"ENV POSTGRES_PASSWORD={SECRET}", "its environment"), (f"ARG PASSWORD={SECRET}\nRUN echo $PASSWORD", "history")],
@@ -94,6 +102,18 @@ def test_secret_check_fails_when_the_password_is_baked_in(
     baked = wrong_state.build(LAB_ID, tmp_path, f"FROM {ASPNET}\n{instruction}\n")
     with pytest.raises(CheckFailed, match=f"The secret is in the image .*{where}"):
         check_cells.run_check(NOTEBOOK, 5, namespace, API=baked, PASSWORD=SECRET)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("read", "missing"), [(False, "docker history --no-trunc"), (True, "json .Config.Env")])
+def test_secret_check_fails_until_the_image_was_read(
+    namespace: dict[str, Any], tmp_path: Path, read: bool, missing: str
+) -> None:
+    clean = wrong_state.build(LAB_ID, tmp_path, f"FROM {ASPNET}\n")
+    if read:
+        wrong_state.ran(f"docker history --no-trunc {clean}")
+    with pytest.raises(CheckFailed, match=re.escape(missing)):
+        check_cells.run_check(NOTEBOOK, 5, namespace, API=clean, PASSWORD=SECRET)
 
 
 def test_logs_check_fails_when_the_item_is_not_in_the_logs(namespace: dict[str, Any]) -> None:

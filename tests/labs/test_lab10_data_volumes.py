@@ -46,6 +46,25 @@ def test_layer_check_fails_when_the_container_wrote_nothing(namespace: dict[str,
         check_cells.run_check(NOTEBOOK, 1, namespace, LAYER=idle.name)
 
 
+def test_layer_check_fails_when_there_is_no_such_container(namespace: dict[str, Any]) -> None:
+    with pytest.raises(CheckFailed, match="without --rm"):
+        check_cells.run_check(NOTEBOOK, 1, namespace, LAYER=wrong_state.unique(LAB_ID, "layer"))
+
+
+def test_layer_check_fails_until_the_diff_was_shown(namespace: dict[str, Any]) -> None:
+    writer = client().containers.run(
+        namespace["BASE"],
+        ["sh", "-c", "echo x > /notes.txt"],
+        name=wrong_state.unique(LAB_ID, "layer"),
+        labels=names.labels(LAB_ID),
+        detach=True,
+        network_mode="none",
+    )
+    writer.wait()
+    with pytest.raises(CheckFailed, match=re.escape(f"docker diff {writer.name}")):
+        check_cells.run_check(NOTEBOOK, 1, namespace, LAYER=writer.name)
+
+
 def test_volume_check_fails_when_the_volume_is_missing(namespace: dict[str, Any]) -> None:
     missing = wrong_state.unique(LAB_ID, "notes")
     with pytest.raises(CheckFailed, match=re.escape(f"docker volume create {namespace['lab'].label_flags} {missing}")):
