@@ -95,11 +95,19 @@ def lan_address() -> str:
             found = str(probe.getsockname()[0])
         except OSError:
             return names.LOOPBACK
-    return names.LOOPBACK if found.startswith("127.") or found == "0.0.0.0" else found
+    return names.LOOPBACK if names.is_loopback(found) or found == "0.0.0.0" else found
 
 
-def loopback(host: str) -> bool:
-    return host == "localhost" or host.startswith("127.")
+def own_address(host: str, port: int) -> str:
+    """Where the instructor's own engine and labkit reach a registry served on host:port: there when it is
+    loopback, else on 127.0.0.1, which Docker accepts over plain HTTP (a room address needs an
+    `insecure-registries` entry)."""
+    return f"{host}:{port}" if names.is_loopback(host) else f"{names.LOOPBACK}:{port}"
+
+
+def bindings(host: str, port: int) -> list[tuple[str, int]]:
+    """The host addresses a registry served on host:port publishes on: that one, and 127.0.0.1 for own_address."""
+    return [(host, port)] if names.is_loopback(host) else [(host, port), (names.LOOPBACK, port)]
 
 
 def split_address(text: str) -> tuple[str, int]:
@@ -124,8 +132,7 @@ def served_ref(ref: str, where: str) -> str:
 def serve(address: str | None, port: int, all_platforms: bool, out: Console) -> int:
     host = address or lan_address()
     where = f"{host}:{split_address(f'{host}:{port}')[1]}"
-    # The instructor's own engine pushes through loopback, which it accepts over plain HTTP.
-    push_host = where if loopback(host) else f"{names.LOOPBACK}:{port}"
+    push_host = own_address(host, port)
     started = time.monotonic()
     with _progress(out) as progress:
         _ensure_registry(host, port, progress)
@@ -145,7 +152,7 @@ def serve(address: str | None, port: int, all_platforms: bool, out: Console) -> 
         highlight=False,
     )
     out.print(f"Each learner runs:\n\n    python -m labkit classroom join {where}\n", highlight=False)
-    if not loopback(host):
+    if not names.is_loopback(host):
         out.print(f"(`join` tells a learner's engine that still needs an `insecure-registries` entry for {where}.)")
     return 0
 
@@ -165,13 +172,13 @@ def classroom_container() -> Container | None:
 def _ensure_registry(host: str, port: int, progress: Progress) -> None:
     """Start the labelled registry:2 container on host:port, or reuse the one already serving there."""
     where = f"{host}:{port}"
-    bindings = [(host, port)] if loopback(host) else [(host, port), (names.LOOPBACK, port)]
+    published = bindings(host, port)
     running = classroom_container()
     if running is not None and running.labels.get(ADDRESS_LABEL) == where:
         if running.status != "running":
             running.start()
     else:
-        for address, number in bindings:
+        for address, number in published:
             if not port_free(address, number):
                 raise ClassroomError(f"{address}:{number} is taken: serve on another port, e.g. --port {number + 1}.")
         if running is not None:
@@ -179,8 +186,8 @@ def _ensure_registry(host: str, port: int, progress: Progress) -> None:
                 f"A classroom registry already serves {running.labels.get(ADDRESS_LABEL)}: remove it with "
                 "`python -m labkit classroom stop` first, or serve on that address."
             )
-        _start(image_for_registry(progress), where, bindings)
-    web.wait_for_http(f"http://{bindings[-1][0]}:{port}/v2/", timeout=30)
+        _start(image_for_registry(progress), where, published)
+    web.wait_for_http(f"http://{own_address(host, port)}/v2/", timeout=30)
 
 
 def image_for_registry(progress: Progress) -> str:
@@ -190,14 +197,14 @@ def image_for_registry(progress: Progress) -> str:
     return image
 
 
-def _start(image: str, where: str, bindings: list[tuple[str, int]]) -> None:
+def _start(image: str, where: str, published: list[tuple[str, int]]) -> None:
     try:
         client().containers.run(
             image,
             detach=True,
             name=CONTAINER,
             labels={**names.labels(LAB), ADDRESS_LABEL: where},
-            ports={f"{REGISTRY_PORT}/tcp": bindings},
+            ports={f"{REGISTRY_PORT}/tcp": published},
             restart_policy={"Name": "unless-stopped"},
         )
     except APIError as exc:
@@ -276,7 +283,7 @@ def status(out: Console) -> int:
         return 1
     where = container.labels.get(ADDRESS_LABEL, "?")
     host, port = split_address(where)
-    served = Registry(where if loopback(host) else f"{names.LOOPBACK}:{port}")
+    served = Registry(own_address(host, port))
     table = Table("", Column("image", overflow="fold"), Column("served as", overflow="fold"), "platforms")
     missing = 0
     for entry in catalog.images():

@@ -4,9 +4,11 @@ Every container, image, network and volume a lab creates carries LABEL_KEY=<lab 
 `python -m labkit clean` can remove exactly those and nothing the learner had before.
 """
 
+import ipaddress
 import re
 import secrets
 import socket
+import urllib.parse
 
 from labkit.errors import InvalidName
 
@@ -45,6 +47,18 @@ def container_name(lab_id: str, what: str, run: str) -> str:
 def image_tag(lab_id: str, what: str, tag: str = "latest") -> str:
     """A stable, per-lab image tag: rebuilding overwrites it, other labs never touch it."""
     return f"{IMAGE_PREFIX}/{check_lab_id(lab_id)}-{what}:{tag}"
+
+
+def is_loopback(address: str) -> bool:
+    """Is `address` (a host, or HOST:PORT as Docker writes a registry) this machine: the name localhost,
+    or an IP address in 127.0.0.0/8 or ::1? Such a host is reached directly (a learner's proxy would not
+    reach it) and, as a registry, over plain HTTP, as Docker does. A name that only starts like one
+    (`localhost.example.com`, `127.0.0.1.nip.io`) is another machine, wherever DNS puts it."""
+    try:
+        host = urllib.parse.urlsplit(f"//{address}").hostname or address  # a bare "::1" has no port to drop
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost, or no address at all
+        return False
 
 
 def free_port() -> int:

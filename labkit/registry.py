@@ -4,6 +4,7 @@ import ssl
 import urllib.error
 
 from labkit import web
+from labkit.names import is_loopback
 from labkit.refs import DOCKER_HUB
 
 PROBE_TIMEOUT = 3.0
@@ -19,14 +20,13 @@ MANIFEST_TYPES = ", ".join(
     )
 )
 _API_URLS = {DOCKER_HUB: "https://registry-1.docker.io/v2/"}
-_LOOPBACK = ("127.", "localhost")
 
 
 def api_url(registry: str) -> str:
     """The registry API root; a loopback registry is plain HTTP, as Docker treats 127.0.0.0/8 as insecure."""
     if registry in _API_URLS:
         return _API_URLS[registry]
-    scheme = "http" if registry.startswith(_LOOPBACK) else "https"
+    scheme = "http" if is_loopback(registry) else "https"
     return f"{scheme}://{registry}/v2/"
 
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from labkit import refs, registry
 from labkit.errors import LabError
+from labkit.names import is_loopback
 
 USER_AGENT = "labkit-classroom"  # lets `classroom status` tell its own requests from learners' pulls
 INDEX_TYPES = (
@@ -173,7 +174,7 @@ def _opener(host: str) -> urllib.request.OpenerDirector:
     if ca.is_file():
         context.load_verify_locations(cafile=str(ca))
     handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
-    if host.startswith(("127.", "localhost")):
+    if is_loopback(host):
         handlers.append(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener(*handlers)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labkit.errors import LabError
+from labkit.names import is_loopback
 from labkit.waiting import TimedOut, wait_until
 
 
@@ -35,8 +36,7 @@ def get(
     """GET `url`; an HTTP error status is an answer too, not an exception.
 
     `cafile` trusts that CA instead of the system's (a registry with a locally made certificate)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    direct = host == "localhost" or host.startswith("127.")
+    direct = is_loopback(urllib.parse.urlsplit(url).netloc)
     opener = _DIRECT if direct else _SYSTEM
     if cafile is not None:
         tls = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile))

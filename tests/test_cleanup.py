@@ -4,7 +4,7 @@ import pytest
 from docker import DockerClient
 
 from labkit import cleanup, names
-from tests.helpers import MakeLabResources, StartContainer, exists
+from tests.helpers import Made, MakeLabResources, StartContainer, exists
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -33,6 +33,21 @@ def test_dry_run_removes_nothing_and_remove_removes_everything(
     assert [r.kind for r in cleanup.remove(lab_id)] == KINDS
     assert not any(exists(docker_client, kind, made[kind]) for kind in KINDS)
     assert cleanup.remove(lab_id) == []
+
+
+@pytest.mark.docker
+def test_find_lists_nothing_of_another_lab_or_without_the_course_label(
+    lab_resources: MakeLabResources, run_tag: str, docker_client: DockerClient, made: Made
+) -> None:
+    lab_id = f"labkit-tests-mine-{run_tag}"
+    mine, theirs = lab_resources(lab_id), lab_resources(f"labkit-tests-theirs-{run_tag}")
+    volume = docker_client.volumes.create(f"labkit-tests-unlabelled-{run_tag}")
+    network = docker_client.networks.create(f"labkit-tests-unlabelled-{run_tag}")
+    made.volumes.append(volume.id)
+    made.networks.append(network.id)
+    assert {r.id for r in cleanup.find(lab_id)} == set(mine.values())
+    every_lab = {r.id for r in cleanup.find()}
+    assert set(theirs.values()) <= every_lab and not {volume.id, network.id} & every_lab
 
 
 def test_label_filter() -> None:

@@ -46,3 +46,28 @@ def test_port_in_use_sees_a_listener() -> None:
         sock.bind((names.LOOPBACK, 0))
         sock.listen()
         assert names.port_in_use(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "address", ["localhost", "LOCALHOST:5000", "127.0.0.1", "127.0.0.2:5000", "127.255.255.254", "::1", "[::1]:5000"]
+)
+def test_loopback_is_localhost_or_a_loopback_ip(address: str) -> None:
+    assert names.is_loopback(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "localhost.example.com",
+        "localhost.example.com:5000",
+        "127.0.0.1.nip.io",
+        "127.0.0.1.nip.io:5000",
+        "localhost-registry:5000",
+        "0.0.0.0",
+        "192.168.1.10:5000",
+        "::",
+        "",
+    ],
+)
+def test_a_host_that_only_looks_local_is_not_loopback(address: str) -> None:
+    assert not names.is_loopback(address)

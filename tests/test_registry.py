@@ -2,6 +2,8 @@
 
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
 from labkit import registry
 from labkit.names import LOOPBACK, free_port
 from tests.helpers import http_server
@@ -11,6 +13,13 @@ def test_api_url() -> None:
     assert registry.api_url("mcr.microsoft.com") == "https://mcr.microsoft.com/v2/"
     assert registry.api_url("docker.io") == "https://registry-1.docker.io/v2/"
     assert registry.api_url("127.0.0.1:5000") == "http://127.0.0.1:5000/v2/"
+    assert registry.api_url("localhost:5000") == "http://localhost:5000/v2/"
+
+
+@pytest.mark.parametrize("address", ["localhost.example.com:5000", "127.0.0.1.nip.io", "192.168.1.10:5000"])
+def test_only_a_loopback_registry_is_plain_http(address: str) -> None:
+    """A name that only starts like a local one is another machine: its registry is asked over HTTPS."""
+    assert registry.api_url(address) == f"https://{address}/v2/"
 
 
 def test_probe_counts_any_http_status_as_an_answer() -> None:

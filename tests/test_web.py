@@ -8,7 +8,7 @@ from labkit import containers, web
 from labkit.docker_access import client
 from labkit.errors import CheckFailed, LabError
 from labkit.names import LOOPBACK, free_port
-from tests.helpers import LABELS, WEB_FILES, WEB_IMAGE, BuildImage, http_server
+from tests.helpers import LABELS, WEB_FILES, WEB_IMAGE, BuildImage, StartContainer, http_server
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -91,3 +91,13 @@ def test_host_port_reads_the_port_docker_picked(busybox: str, run_tag: str) -> N
         client().containers.get(name).remove(force=True)
     with pytest.raises(containers.ContainerGone, match=f"There is no container named {name}"):
         containers.host_port(name, 8080)
+
+
+@pytest.mark.docker
+def test_host_port_refuses_a_port_published_on_every_interface(busybox: str, start_container: StartContainer) -> None:
+    """As `docker run -p 8080` publishes it: reachable from the whole (workshop) network, so never used."""
+    container = start_container(
+        busybox, ["sleep", "300"], what="everywhere", network_mode="bridge", ports={"8080/tcp": ("0.0.0.0", None)}
+    )
+    with pytest.raises(LabError, match=r"not publish port 8080 on 127\.0\.0\.1: .*`-p 127\.0\.0\.1::8080`"):
+        containers.host_port(container.name, 8080)
