@@ -1,24 +1,43 @@
-"""Course-wide pytest hooks: Docker gating, nbval settings, and cleanup by label.
+"""Course-wide pytest hooks: Docker gating, skips that CI refuses, nbval settings, cleanup by label.
 
 Hooks rather than fixtures, because nbval's notebook cells are plain pytest Items that
 fixtures do not reach.
 """
 
+import fcntl
 import json
 import os
+import re
+import tempfile
 from collections import defaultdict
+from collections.abc import Generator
+from itertools import groupby
 from pathlib import Path
 
 import pytest
 
-from labkit import cleanup
+from labkit import cleanup, releases
 from labkit.docker_access import reachable
 
 DOCKER_MARKERS = ("docker", "offline_world")
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
 LAB_TIMES_REPORT = Path(__file__).resolve().parent / "_build" / "reports" / "lab-times.json"
 
+EXPECTED_SKIPS_ENV = "COURSE_EXPECTED_SKIPS"  # the skip keys a CI job expects, comma-separated
+_SKIP_KEY = re.compile(r"\[skip: ([a-z-]+)\]$")
+
+# Tests marked engine_wide change what every test on the engine sees (they untag the course images,
+# say); they hold this lock alone, every other test (a notebook: all its cells) holds it shared.
+ENGINE_LOCK_ENV = "COURSE_ENGINE_LOCK"  # the lock file, if not the default (the tests of this rule use their own)
+DEFAULT_ENGINE_LOCK = Path(tempfile.gettempdir()) / "containerizing-dotnet-tests.lock"
+ENGINE_HELD_ENV = "COURSE_ENGINE_LOCK_HELD"  # set for what an engine-wide test starts (a nested pytest)
+
 _lab_seconds: defaultdict[str, float] = defaultdict(float)
+_held: dict[str, int] = {}  # the lock's file descriptor, by the test file that holds it
+
+# Every test, notebook and `python -m labkit` run below reads the shipped release snapshot: results
+# must not depend on the network (the live file is what `labkit tags` and the learner read).
+os.environ.setdefault(releases.SOURCE_ENV, "snapshot")
 
 
 def docker_required() -> bool:
@@ -26,11 +45,25 @@ def docker_required() -> bool:
     return os.environ.get("CI") == "true" or os.environ.get("COURSE_REQUIRE_DOCKER") == "1"
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
 def _needs_docker(item: pytest.Item) -> bool:
     return item.path.suffix == ".ipynb" or any(item.get_closest_marker(m) for m in DOCKER_MARKERS)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reverse",
+        action="store_true",
+        help="run the test files, and the tests in each, in reverse order (a notebook's cells stay in order)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("reverse"):
+        items[:] = reversed_order(items)
     for item in items:
         if hasattr(item, "output_timeout"):
             item.output_timeout = NBVAL_OUTPUT_TIMEOUT
@@ -45,6 +78,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=f"no Docker engine, lab tests skipped: {reason}")
     for item in docker_items:
         item.add_marker(skip)
+
+
+def reversed_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    files = [list(tests) for _, tests in groupby(items, key=lambda item: item.path)]
+    return [item for tests in reversed(files) for item in (tests if _is_notebook(tests[0]) else reversed(tests))]
+
+
+def _is_notebook(item: pytest.Item) -> bool:
+    return item.path.suffix == ".ipynb"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """Parallel runs (pytest -n) share one engine: an engine_wide test waits until it runs alone."""
+    if os.environ.get(ENGINE_HELD_ENV) == "1" or not _needs_docker(item):
+        return (yield)
+    exclusive = item.get_closest_marker("engine_wide") is not None
+    key = str(item.path) if _is_notebook(item) else item.nodeid
+    if key not in _held:
+        _held[key] = _lock(exclusive)
+    if exclusive:
+        os.environ[ENGINE_HELD_ENV] = "1"
+    try:
+        return (yield)
+    finally:
+        os.environ.pop(ENGINE_HELD_ENV, None)
+        if not (_is_notebook(item) and nextitem is not None and nextitem.path == item.path):
+            os.close(_held.pop(key))  # closing the file releases the lock
+
+
+def _lock(exclusive: bool) -> int:
+    descriptor = os.open(os.environ.get(ENGINE_LOCK_ENV, DEFAULT_ENGINE_LOCK), os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    return descriptor
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
@@ -65,6 +132,32 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def lab_id_of(notebook: Path) -> str:
     """A lab's id is its folder name (solutions/03-dockerfiles/lab.ipynb -> 03-dockerfiles)."""
     return notebook.parent.name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """In CI a skip hides a check, so it fails the run with its reason, unless its reason ends with
+    a key (`[skip: world-off]`) that this CI job lists in COURSE_EXPECTED_SKIPS."""
+    report: pytest.TestReport = yield
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = skip_reason(report)
+        key = _SKIP_KEY.search(reason)
+        if key is None or key[1] not in expected_skips():
+            report.outcome = "failed"
+            report.longrepr = f"skipped in CI, where a skip hides a check: {reason}"
+    return report
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return text.removeprefix("Skipped: ")
+
+
+def expected_skips() -> set[str]:
+    return {key.strip() for key in os.environ.get(EXPECTED_SKIPS_ENV, "").split(",") if key.strip()}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

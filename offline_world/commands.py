@@ -67,10 +67,9 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
     if not engine.engine_has_mirror():
         engine.reload_dockerd(expect_mirror=True)
     if engine.engine_predates(hosts.ca_file(MCR)):
-        say(
-            "note: dockerd started before the CA was in /etc/docker/certs.d, so until it restarts "
-            "BuildKit takes mcr.microsoft.com images from the local store only (pull and run are fine)"
-        )
+        say("dockerd started before the CA was in /etc/docker/certs.d (BuildKit reads it only then): restarting it")
+        engine.stop_dockerd()
+        engine.start_dockerd()
     shim = engine.ensure_shim()
     base = ensure_base(mirrors)
     database_base = ensure_base(mirrors, DATABASE_SUITE)

@@ -12,13 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import pytest
 from docker.errors import APIError, NotFound
 
-from labkit import names
+from labkit import names, run
+from offline_world.machine import SWITCH
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_LAB = "labkit-tests"
 LABELS = names.labels(TEST_LAB)
+LABEL_FLAGS = names.label_flags(TEST_LAB)
+BUILDKIT_DOCKER = "DOCKER_BUILDKIT=1 docker"  # the client on PATH (`offline_world env` puts Debian's first)
+# The offline world's own tests: right to skip on a runner that reaches the real registries (labs.yml).
+WORLD_SWITCHED_ON = pytest.mark.skipif(
+    os.environ.get(SWITCH) != "1", reason=f"the offline world is switched off ({SWITCH} is not 1) [skip: world-off]"
+)
 
 BuildImage = Callable[..., str]  # the build_image fixture
 StartContainer = Callable[..., Any]  # the start_container fixture
@@ -95,6 +103,16 @@ def serve(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterato
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def started(arguments: str, docker: str = BUILDKIT_DOCKER) -> Iterator[str]:
+    """A detached, labelled container (`docker run -d ARGUMENTS`); removed afterwards."""
+    container = run(f"{docker} run -d {LABEL_FLAGS} {arguments}", quiet=True).strip().splitlines()[-1]
+    try:
+        yield container
+    finally:
+        run(f"{docker} rm -f {container}", quiet=True)
 
 
 def catalog_file(folder: Path, refs: dict[str, str]) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 
-from labkit import catalog, checks, releases
+from labkit import catalog, checks, compose, names, releases, run, shell
 from labkit.containers import run_web
 from labkit.errors import CheckFailed
 from labkit.names import free_port
@@ -16,13 +16,6 @@ pytest_plugins = ["tests.fixtures"]
 
 docker = pytest.mark.docker
 TODAY = date(2026, 11, 21)
-
-
-@pytest.fixture(autouse=True)
-def release_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tag_supported reads the shipped snapshot here: the live metadata would make results depend on the network."""
-    snapshot = releases.load(live=False)
-    monkeypatch.setattr(releases, "load", lambda *args, **kwargs: snapshot)
 
 
 APP_IMAGE = """\
@@ -70,6 +63,30 @@ def test_a_fail_prints_a_red_cross_and_the_hint_and_raises(capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "✘ Not yet: the answer is 42." in out
     assert "Hint: Multiply again." in out
+
+
+# --- commands the learner ran ---
+
+
+@pytest.mark.parametrize(
+    ("command", "words", "output_has"),
+    [("echo hello; exit 3", ("echo",), "hello"), ("echo hello", ("echo", "bye"), ""), ("echo hello", ("echo",), "bye")],
+    ids=["failed", "another-command", "another-output"],
+)
+def test_ran_refuses_a_command_that_failed_or_is_not_the_one_asked_for(
+    monkeypatch: pytest.MonkeyPatch, command: str, words: tuple[str, ...], output_has: str
+) -> None:
+    monkeypatch.setattr(shell, "RAN", [])  # a new kernel's record
+    run(command, quiet=True, check=False)
+    with fails_with("Run the greeting cell"):
+        checks.ran("you greeted", *words, output_has=output_has, hint="Run the greeting cell.")
+
+
+def test_ran_returns_the_output_of_the_latest_command_that_succeeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "RAN", [])
+    run("echo hello", quiet=True)
+    run("echo hello again; exit 3", quiet=True, check=False)
+    assert checks.ran("you greeted", "echo", output_has="hello", hint="Run the greeting cell.") == "hello\n"
 
 
 # --- images ---
@@ -226,6 +243,74 @@ def test_http_contains(build_image: BuildImage, run_tag: str) -> None:
 def test_http_contains_fails_when_nothing_answers() -> None:
     with fails_with("-p 127.0.0.1:PORT:8080"):
         checks.http_contains(f"http://127.0.0.1:{free_port()}/", "hello", timeout=1)
+
+
+# --- compose projects and secrets ---
+
+
+def api_service(start_container: StartContainer, busybox: str, project: str, *replicas: tuple[str, ...]) -> None:
+    """The compose service `api` of `project` (containers labelled as Compose labels them), one container
+    per replica, publishing port 8080 on each of its addresses on a host port Docker picks. Nothing listens."""
+    for number, addresses in enumerate(replicas, 1):
+        labels = {compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: "api", compose.NUMBER_LABEL: str(number)}
+        start_container(
+            busybox,
+            ["sleep", "300"],
+            what="api",
+            labels={**LABELS, **labels},
+            network_mode="bridge",
+            ports={"8080/tcp": [(address, None) for address in addresses]},
+        )
+
+
+@docker
+def test_service_on_loopback_gives_the_host_ports(busybox: str, start_container: StartContainer, run_tag: str) -> None:
+    project = f"labkit-tests-loopback-{run_tag}"
+    api_service(start_container, busybox, project, ("127.0.0.1",), ("127.0.0.1",))
+    ports = checks.service_on_loopback(project, "api")
+    assert len(set(ports)) == 2 and all(port > 0 for port in ports)
+
+
+@docker
+@pytest.mark.parametrize(
+    "replicas",
+    [(("0.0.0.0",),), (("127.0.0.1",), ("0.0.0.0",)), (("127.0.0.1", "0.0.0.0"),)],
+    ids=["everywhere", "one-replica-everywhere", "also-everywhere"],
+)
+def test_service_on_loopback_refuses_a_port_on_every_interface(
+    busybox: str, start_container: StartContainer, run_tag: str, replicas: tuple[tuple[str, ...], ...]
+) -> None:
+    project = f"labkit-tests-everywhere-{run_tag}-{names.run_id()}"
+    api_service(start_container, busybox, project, *replicas)
+    with pytest.raises(CheckFailed, match=r"publishes port 8080 as .*0\.0\.0\.0:\d+->8080/tcp.*127\.0\.0\.1::8080"):
+        checks.service_on_loopback(project, "api")
+
+
+SECRET = "labkit-s3cret"
+
+
+@docker
+@pytest.mark.parametrize(
+    ("name", "line", "place"),
+    [
+        ("secret-env", f"ENV PASSWORD={SECRET}", "its environment"),
+        ("secret-label", f"LABEL password={SECRET}", "its labels"),
+        ("secret-command", f'CMD ["echo", "{SECRET}"]', "its command"),
+        ("secret-run", f"RUN echo {SECRET} > /dev/null", "its build history"),
+    ],
+)
+def test_secret_not_in_image_finds_it_wherever_a_pull_shows_it(
+    build_image: BuildImage, name: str, line: str, place: str
+) -> None:
+    ref = build_image(name, f"FROM {{base}}\n{line}\n")
+    with pytest.raises(CheckFailed, match=f"The secret is in the image {ref}: in {place}.*Hint: Anyone who pulls"):
+        checks.secret_not_in_image(ref, SECRET)
+
+
+@docker
+def test_secret_not_in_image_passes_when_it_is_nowhere(app_image: str, capsys: pytest.CaptureFixture[str]) -> None:
+    checks.secret_not_in_image(app_image, SECRET)
+    assert f"✔ The secret is not in the image {app_image}'s configuration or history." in capsys.readouterr().out
 
 
 # --- tags and Dockerfiles (no Docker needed) ---

@@ -138,9 +138,10 @@ def test_without_jupyterlab_open_says_how_to_install_it(
     assert len(message.splitlines()) == 1 and 'pip install -e ".[lab]"' in message and "labs/01-containers" in message
 
 
-@pytest.mark.skipif(open_lab.jupyterlab_installed(), reason="JupyterLab is installed: `open` would start it")
-def test_open_fails_with_one_line_where_jupyterlab_is_missing() -> None:
-    assert "JupyterLab is not installed" in one_line_failure(labkit("open", "01-containers"))
+def test_open_fails_with_one_line_where_jupyterlab_is_missing(tmp_path: Path) -> None:
+    """Wherever JupyterLab is installed too: a `None` in sys.modules makes an import (and find_spec) miss it."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['jupyterlab'] = None\n")
+    assert "JupyterLab is not installed" in one_line_failure(labkit("open", "01-containers", PYTHONPATH=str(tmp_path)))
 
 
 @pytest.mark.parametrize(
@@ -195,3 +196,17 @@ def test_serve_on_a_port_that_is_taken() -> None:
         port = taken.getsockname()[1]
         message = one_line_failure(labkit("classroom", "serve", "--address", "127.0.0.2", "--port", str(port)))
     assert f"127.0.0.2:{port} is taken" in message and "--port" in message
+
+
+@pytest.mark.parametrize("host", ["192.168.1.10", "localhost.example.com", "127.0.0.1.nip.io"])
+def test_a_room_address_is_served_on_loopback_too_and_reached_there(host: str) -> None:
+    """The instructor's engine pushes over loopback, which it accepts over plain HTTP, even when the
+    room's address only looks local."""
+    assert classroom.own_address(host, 5001) == "127.0.0.1:5001"
+    assert classroom.bindings(host, 5001) == [(host, 5001), ("127.0.0.1", 5001)]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "localhost"])
+def test_a_loopback_address_is_served_and_reached_only_there(host: str) -> None:
+    assert classroom.own_address(host, 5001) == f"{host}:5001"
+    assert classroom.bindings(host, 5001) == [(host, 5001)]

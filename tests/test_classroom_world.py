@@ -23,7 +23,8 @@ from tests import helpers
 from tests.helpers import TEST_LAB, catalog_file
 
 pytest_plugins = ["tests.fixtures"]
-pytestmark = [pytest.mark.offline_world, pytest.mark.docker]
+# engine_wide: the join test takes the course images' names away, and lab 01 runs here under its own id.
+pytestmark = [pytest.mark.offline_world, pytest.mark.docker, pytest.mark.engine_wide]
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTOR = "127.0.0.2"
@@ -36,12 +37,24 @@ def labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[subprocess.CompletedProcess[str]]:
+def classroom_serving() -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
+    """What the one classroom registry serves now ("catalog" when every catalog image): a test that
+    serves something else clears it. Removed before the first test and after the last."""
     labkit("classroom", "stop")
+    serving: dict[str, subprocess.CompletedProcess[str]] = {}
     try:
-        yield labkit("classroom", "serve", "--address", INSTRUCTOR)
+        yield serving
     finally:
         labkit("classroom", "stop")
+
+
+@pytest.fixture
+def served(classroom_serving: dict[str, subprocess.CompletedProcess[str]]) -> subprocess.CompletedProcess[str]:
+    """Every catalog image served on the instructor's address, whatever a test before this one served."""
+    if "catalog" not in classroom_serving:
+        labkit("classroom", "stop")
+        classroom_serving["catalog"] = labkit("classroom", "serve", "--address", INSTRUCTOR)
+    return classroom_serving["catalog"]
 
 
 @pytest.fixture
@@ -95,12 +108,12 @@ def test_join_names_every_image_and_lab_01_runs(
 
 
 def test_all_platforms_copies_from_the_images_own_registries(
-    served: subprocess.CompletedProcess[str], tmp_path: Path
+    classroom_serving: dict[str, subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
     """mcr.microsoft.com here is the offline world's registry, trusted through /etc/docker/certs.d."""
-    assert served.returncode == 0
     small = {"chiseled": catalog.image("runtime-deps-chiseled"), "registry": catalog.image("registry")}
     env = {**os.environ, "LABKIT_CATALOG": str(catalog_file(tmp_path, small))}
+    classroom_serving.clear()
     labkit("classroom", "stop")  # an empty registry: every blob and manifest must come from the copy
     result = labkit("classroom", "serve", "--address", INSTRUCTOR, "--all-platforms", env=env)
     assert result.returncode == 0, result.stdout + result.stderr

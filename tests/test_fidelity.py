@@ -18,20 +18,14 @@ from labkit import run
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
 from labkit.web import wait_for_http
-from offline_world.machine import SWITCH
 from tests.facts import APP_UID, APP_USER, HTTP_PORT, POWERSHELL_CHANNEL, POWERSHELL_MAJOR
-from tests.helpers import TEST_LAB
-from tests.test_offline_world import BUILDKIT_DOCKER, LABEL_FLAGS, started
+from tests.helpers import BUILDKIT_DOCKER, LABEL_FLAGS, TEST_LAB, started
 
 SAMPLE = Path(__file__).resolve().parent / "fidelity"
 FRONTEND = "docker/dockerfile:1"
 FRONTEND_LABELS = ("moby.buildkit.frontend.network.none", "moby.buildkit.frontend.caps")
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.offline_world,
-    pytest.mark.skipif(os.environ.get(SWITCH) != "1", reason=f"the offline world is switched off ({SWITCH} is not 1)"),
-]
+pytestmark = [pytest.mark.docker]
 
 
 @contextmanager

@@ -19,21 +19,20 @@ from labkit.web import get, wait_for_http
 from offline_world.commands import status
 from offline_world.engine import DOCKER, engine_predates
 from offline_world.hosts import ca_file
-from offline_world.machine import MCR, SWITCH
+from offline_world.machine import MCR
 from offline_world.preflight import find_dotnet, registry_answers
 from offline_world.registry import TLS_DIR
 from offline_world.standins import extra_ca, postgres_tags
-from tests.helpers import TEST_LAB
+from tests.helpers import LABEL_FLAGS, TEST_LAB, WORLD_SWITCHED_ON, started
 
 SMOKE = Path(__file__).resolve().parent / "smoke"
-BUILDKIT_DOCKER = f"DOCKER_BUILDKIT=1 {DOCKER}"
-LABEL_FLAGS = names.label_flags(TEST_LAB)
+WORLD_DOCKER = f"DOCKER_BUILDKIT=1 {DOCKER}"  # Debian's client, whatever else PATH has
 SDK = f"{MCR}/dotnet/sdk:10.0"
 
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.offline_world,
-    pytest.mark.skipif(os.environ.get(SWITCH) != "1", reason=f"the offline world is switched off ({SWITCH} is not 1)"),
+    WORLD_SWITCHED_ON,
     pytest.mark.usefixtures("world_up"),
 ]
 
@@ -45,10 +44,10 @@ def world_up() -> None:
 
 
 def test_docker_pull_sdk_and_run_dotnet_version() -> None:
-    run(f"{BUILDKIT_DOCKER} pull {SDK}", quiet=True)
+    run(f"{WORLD_DOCKER} pull {SDK}", quiet=True)
     found = find_dotnet(os.environ["PATH"])
     assert found is not None
-    version = run(f"{BUILDKIT_DOCKER} run --rm {LABEL_FLAGS} --network none {SDK} dotnet --version", quiet=True)
+    version = run(f"{WORLD_DOCKER} run --rm {LABEL_FLAGS} --network none {SDK} dotnet --version", quiet=True)
     assert version.strip() == found.sdk
 
 
@@ -83,7 +82,7 @@ def test_the_probe_counts_the_local_registry_as_an_answer() -> None:
 
 
 def test_docker_hub_registry_2_pulls_and_serves() -> None:
-    run(f"{BUILDKIT_DOCKER} pull registry:2", quiet=True)
+    run(f"{WORLD_DOCKER} pull registry:2", quiet=True)
     port = free_port()
     with started(f"-p {LOOPBACK}:{port}:5000 registry:2"):
         assert wait_for_http(f"http://{LOOPBACK}:{port}/v2/").status == 200
@@ -92,43 +91,32 @@ def test_docker_hub_registry_2_pulls_and_serves() -> None:
 def test_the_smoke_app_builds_on_sdk_and_answers_on_aspnet_as_app() -> None:
     with smoke_app("10.0") as (container, base):
         assert json.loads(wait_for_http(base).body)["user"] == "app"
-        assert run(f"{BUILDKIT_DOCKER} top {container} -o pid,uid", quiet=True).split()[-1] == "1654"
-        assert run(f"{BUILDKIT_DOCKER} exec {container} id -u", quiet=True).strip() == "1654"
+        assert run(f"{WORLD_DOCKER} top {container} -o pid,uid", quiet=True).split()[-1] == "1654"
+        assert run(f"{WORLD_DOCKER} exec {container} id -u", quiet=True).strip() == "1654"
 
 
 def test_the_smoke_app_answers_on_chiseled_which_has_no_shell() -> None:
     with smoke_app("10.0-noble-chiseled") as (container, base):
         assert json.loads(wait_for_http(base).body)["user"] == "app"
         with pytest.raises(CommandFailed):
-            run(f"{BUILDKIT_DOCKER} exec {container} sh -c true", quiet=True)
+            run(f"{WORLD_DOCKER} exec {container} sh -c true", quiet=True)
 
 
 def test_buildkit_resolves_from_lines_through_the_registry(tmp_path: Path) -> None:
     """`--pull` makes BuildKit ask the registry even though the images are in the local store."""
-    if engine_predates(ca_file(MCR)):
-        pytest.skip("dockerd started before the world's CA existed; BuildKit reads certs.d only at start")
+    assert not engine_predates(ca_file(MCR)), "`up` restarts a dockerd that started before the world's CA"
     (tmp_path / "Dockerfile").write_text(
         f"FROM --platform=$BUILDPLATFORM {MCR}/dotnet/runtime-deps:10.0 AS build\n"
         "ARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n"
         "FROM registry:2\nCOPY --from=build /arch /arch\n"
     )
     tag = f"{TEST_LAB}/offline-buildkit:{os.getpid()}"
-    run(f"{BUILDKIT_DOCKER} build --pull {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
+    run(f"{WORLD_DOCKER} build --pull {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
     try:
-        arch = run(f"{BUILDKIT_DOCKER} run --rm {LABEL_FLAGS} --network none --entrypoint cat {tag} /arch", quiet=True)
+        arch = run(f"{WORLD_DOCKER} run --rm {LABEL_FLAGS} --network none --entrypoint cat {tag} /arch", quiet=True)
         assert arch.strip() in ("amd64", "arm64")
     finally:
-        run(f"{BUILDKIT_DOCKER} rmi {tag}", quiet=True)
-
-
-@contextmanager
-def started(arguments: str) -> Iterator[str]:
-    """A detached, labelled container; removed afterwards."""
-    container = run(f"{BUILDKIT_DOCKER} run -d {LABEL_FLAGS} {arguments}", quiet=True).strip().splitlines()[-1]
-    try:
-        yield container
-    finally:
-        run(f"{BUILDKIT_DOCKER} rm -f {container}", quiet=True)
+        run(f"{WORLD_DOCKER} rmi {tag}", quiet=True)
 
 
 @contextmanager
@@ -136,17 +124,17 @@ def smoke_app(runtime_tag: str) -> Iterator[tuple[str, str]]:
     """The smoke app built with tests/smoke/Dockerfile on `runtime_tag`, running on a loopback port."""
     tag = f"{TEST_LAB}/offline-smoke:{runtime_tag}-{os.getpid()}"
     run(
-        f"{BUILDKIT_DOCKER} build {LABEL_FLAGS} --build-arg DOTNET_TAG=10.0 --build-arg RUNTIME_TAG={runtime_tag}"
+        f"{WORLD_DOCKER} build {LABEL_FLAGS} --build-arg DOTNET_TAG=10.0 --build-arg RUNTIME_TAG={runtime_tag}"
         f" -t {tag} {SMOKE}",
         quiet=True,
         timeout=600,
     )
     port = free_port()
     try:
-        with started(f"-p {LOOPBACK}:{port}:8080 {tag}") as container:
+        with started(f"-p {LOOPBACK}:{port}:8080 {tag}", WORLD_DOCKER) as container:
             yield container, f"http://{LOOPBACK}:{port}/"
     finally:
-        run(f"{BUILDKIT_DOCKER} rmi {tag}", quiet=True)
+        run(f"{WORLD_DOCKER} rmi {tag}", quiet=True)
 
 
 def test_the_postgres_standin_carries_docker_hubs_tags_for_debians_version() -> None:
@@ -167,4 +155,4 @@ def test_a_build_on_the_sdk_reaches_nuget_as_the_machine_does(tmp_path: Path) ->
     (tmp_path / "Dockerfile").write_text(
         f"FROM {MCR}/dotnet/sdk:10.0\nRUN curl -sSf -o /dev/null https://api.nuget.org/v3/index.json\n"
     )
-    run(f"{BUILDKIT_DOCKER} build --no-cache --label {names.LABEL_KEY}={TEST_LAB} {tmp_path}", quiet=True)
+    run(f"{WORLD_DOCKER} build --no-cache --label {names.LABEL_KEY}={TEST_LAB} {tmp_path}", quiet=True)

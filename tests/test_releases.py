@@ -1,6 +1,7 @@
 """.NET release metadata: the live file when it answers, the shipped snapshot when it does not."""
 
 import json
+import os
 from datetime import date
 from http.server import BaseHTTPRequestHandler
 
@@ -25,6 +26,12 @@ def test_the_snapshot_has_the_schema_of_the_real_file() -> None:
     assert set(SNAPSHOT["_snapshot"]) == {"taken", "source", "note"}
 
 
+def test_the_tests_read_the_snapshot_unless_a_test_asks_for_the_live_file() -> None:
+    """conftest.py sets LABKIT_RELEASE_DATA=snapshot for the session and everything it starts."""
+    assert os.environ[releases.SOURCE_ENV] == "snapshot"
+    assert releases.load().source == "snapshot"
+
+
 def test_load_without_live_reads_the_snapshot() -> None:
     index = releases.load(live=False)
     assert index.source == "snapshot" and index.why_snapshot == ""
@@ -34,7 +41,7 @@ def test_load_without_live_reads_the_snapshot() -> None:
 
 def test_load_falls_back_to_the_snapshot_when_the_live_file_does_not_answer() -> None:
     url = f"http://127.0.0.1:{free_port()}/releases-index.json"
-    index = releases.load(url=url, timeout=1)
+    index = releases.load(live=True, url=url, timeout=1)
     assert index.source == "snapshot"
     assert url in index.why_snapshot
     assert index.channel("8.0").support_phase == "eol"
@@ -45,7 +52,7 @@ def _serve(status: int, body: bytes) -> "releases.ReleaseIndex":
         return status, {"Content-Type": "application/json"}, body
 
     with http_server(answer) as base:
-        return releases.load(url=f"{base}/releases-index.json")
+        return releases.load(live=True, url=f"{base}/releases-index.json")
 
 
 def test_load_reads_the_live_file_and_ignores_keys_it_does_not_know() -> None:

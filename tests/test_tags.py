@@ -1,22 +1,17 @@
 """labkit.tags: catalog tags against the .NET release metadata and a real registry's tag list."""
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from docker import DockerClient
 
-from labkit import releases, tags
+from labkit import tags
 from tests.helpers import TEST_LAB
 from tests.labs import wrong_state
 
 pytest_plugins = ["tests.fixtures"]
-
-
-@pytest.fixture(autouse=True)
-def release_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped snapshot, so the verdicts do not depend on the network."""
-    snapshot = releases.load(live=False)
-    monkeypatch.setattr(releases, "load", lambda *args, **kwargs: snapshot)
+TODAY = date(2026, 12, 5)  # the verdicts hold on this day, whatever the clock says
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +36,23 @@ def test_published_tags_follows_the_registrys_pages(served: str, monkeypatch: py
 
 @pytest.mark.docker
 def test_a_supported_published_tag_is_ok(served: str) -> None:
-    report = tags.check(f"{served}/dotnet/sdk:10.0")
+    report = tags.check(f"{served}/dotnet/sdk:10.0", TODAY)
     assert report.ok and report.in_registry and "supported until 2028-11-14" in report.support
 
 
 @pytest.mark.docker
 def test_an_end_of_support_channel_fails_even_when_published(served: str) -> None:
-    report = tags.check(f"{served}/dotnet/sdk:8.0")
+    report = tags.check(f"{served}/dotnet/sdk:8.0", TODAY)
     assert report.in_registry is True
     assert not report.ok and "end of support on 2026-11-10" in report.support
 
 
 @pytest.mark.docker
 def test_a_tag_the_registry_does_not_list_fails(served: str) -> None:
-    report = tags.check(f"{served}/dotnet/sdk:10.0.999")
+    report = tags.check(f"{served}/dotnet/sdk:10.0.999", TODAY)
     assert report.in_registry is False and not report.ok
 
 
 def test_a_registry_that_cannot_be_asked_is_reported_not_failed() -> None:
-    report = tags.check("127.0.0.1:9/dotnet/sdk:10.0")  # the discard port: nothing listens there
+    report = tags.check("127.0.0.1:9/dotnet/sdk:10.0", TODAY)  # the discard port: nothing listens there
     assert report.in_registry is None and report.ok and "could not be asked" in report.published

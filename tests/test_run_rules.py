@@ -1,0 +1,102 @@
+"""The rules of a test run itself (conftest.py): CI refuses the skips it does not expect, `--reverse`
+keeps a notebook's cells in order, and an engine_wide test runs alone beside a parallel one."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from conftest import ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, reversed_order
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIPS = """\
+import pytest
+
+def test_hidden():
+    pytest.skip("no engine here")
+
+def test_expected():
+    pytest.skip("the world is off [skip: world-off]")
+"""
+
+
+def probe_run(folder: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    """pytest on the files in `folder` with this repository's conftest.py as a plugin."""
+    environ = {key: value for key, value in os.environ.items() if key not in ("CI", EXPECTED_SKIPS_ENV)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-q", "-rA", *args],
+        cwd=folder,
+        env={**environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finished(run: subprocess.Popen[str]) -> str:
+    output, _ = run.communicate(timeout=120)
+    return output
+
+
+@pytest.mark.parametrize(
+    ("env", "summary"),
+    [
+        ({}, "2 skipped"),
+        ({"CI": "true"}, "2 failed"),
+        ({"CI": "true", EXPECTED_SKIPS_ENV: "world-off"}, "1 failed, 1 skipped"),
+        ({"CI": "true", EXPECTED_SKIPS_ENV: "not-root"}, "2 failed"),
+    ],
+)
+def test_in_ci_a_skip_fails_unless_the_job_expects_its_kind(tmp_path: Path, env: dict[str, str], summary: str) -> None:
+    (tmp_path / "test_skips.py").write_text(SKIPS)
+    output = finished(probe_run(tmp_path, **env))
+    assert output.strip().splitlines()[-1].startswith(summary), output
+    if "failed" in summary:
+        assert "skipped in CI, where a skip hides a check: no engine here" in output
+
+
+def test_reverse_turns_files_and_tests_around_but_not_a_notebooks_cells() -> None:
+    def item(path: str, name: str) -> pytest.Item:
+        return cast(pytest.Item, SimpleNamespace(path=Path(path), name=name))
+
+    items = [item("a.py", "a1"), item("a.py", "a2"), item("lab.ipynb", "cell 0"), item("lab.ipynb", "cell 1")]
+    assert [i.name for i in reversed_order(items)] == ["cell 0", "cell 1", "a2", "a1"]
+
+
+ENGINE_WIDE = """\
+import time
+import pytest
+
+@pytest.mark.docker
+@pytest.mark.engine_wide
+def test_alone():
+    time.sleep(2)
+    print("alone", time.monotonic())
+"""
+BESIDE = """\
+import time
+import pytest
+
+@pytest.mark.docker
+def test_beside():
+    print("beside", time.monotonic())
+"""
+
+
+@pytest.mark.docker  # the probe's tests are Docker tests (only those take the lock), which skip without an engine
+def test_a_test_started_beside_an_engine_wide_one_waits_until_it_is_done(tmp_path: Path) -> None:
+    for name, text in {"alone": ENGINE_WIDE, "beside": BESIDE}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"test_{name}.py").write_text(text)
+    lock = {ENGINE_LOCK_ENV: str(tmp_path / "engine.lock")}  # not the lock of the run this test is part of
+    alone = probe_run(tmp_path / "alone", "-s", "-p", "no:warnings", **lock)
+    time.sleep(1.5)  # the engine-wide test holds the lock by now (its session starts in well under a second)
+    beside = probe_run(tmp_path / "beside", "-s", "-p", "no:warnings", **lock)
+    outputs = finished(alone) + finished(beside)
+    ended, started = (float(line.split()[-1]) for line in outputs.splitlines() if line.startswith(("alone", "beside")))
+    assert started >= ended, outputs
