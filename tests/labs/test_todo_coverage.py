@@ -1,21 +1,27 @@
-"""Every TODO of every learner notebook is caught: left as generated, a check fails with a hint.
+"""Every TODO of every learner notebook is caught: left as generated, the step's own check fails with its hint.
 
 One kernel per lab walks the solution cells in order, in a scratch copy of the lab folder. At
 each cell that holds a TODO in labs/, it first runs the learner's version of that cell and the
-cells after it up to and including the next check, and expects a labkit error (CheckFailed,
-CommandFailed, ...): a NameError, a SyntaxError or no error at all means the TODO can be left
-empty unnoticed. Then it runs the solution's version of the same cells and goes on.
+cells after it up to and including the next check, and expects that check to fail: CheckFailed,
+raised by a cell that runs a check. Then it runs the solution's version of the same cells and
+goes on.
 
 A file with TODOs (a Dockerfile, a project file) gets a run of its own: the solution's cells with
-that one file as labs/ has it, which a labkit error must stop.
+that one file as labs/ has it, which a failing check must stop.
+
+Any other outcome (a NameError, a command that fails, no error at all) fails the test, unless
+OTHER_ERRORS names that error for that TODO and says why it is the right answer (a Dockerfile left
+with its TODOs stops `docker build`, not a check). An entry that no run uses fails the test too,
+so the table lists only what is true today.
 """
 
 import os
 import re
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import nbformat
 import pytest
@@ -29,18 +35,59 @@ from labkit import cleanup, names
 from labkit.docker_access import client
 from labkit.errors import LabError
 
+
+class Expected(NamedTuple):
+    """What stops a TODO's run instead of a failing check, and why that is the right answer."""
+
+    error: str  # the class name of the error
+    reason: str
+
+
+HOST_PORT = "the cell reads the port Docker picked for the container the TODO starts; ContainerGone says to start it"
+# Keyed by lab id and the start of the TODO's first line (a notebook cell) or the file's path.
+OTHER_ERRORS: dict[tuple[str, str], Expected] = {
+    ("01-containers", "with run(...), start the SDK image"): Expected(
+        "CommandFailed", "the next cell's `dotnet run` finds no project in HELLO, and says so"
+    ),
+    ("01-containers", "start a container named WRITER"): Expected(
+        "CommandFailed", "`docker diff WRITER`, the step's next command, says there is no such container"
+    ),
+    ("01-containers", "run the app again (the same {APP}) as a container named LIMITED"): Expected(
+        "CheckFailed", "the table of both runs reads LIMITED through checks.container, whose hint says to start it"
+    ),
+    ("03-dockerfiles", "run API detached as a container named WEB"): Expected("ContainerGone", HOST_PORT),
+    ("03-dockerfiles", "Dockerfile"): Expected("CommandFailed", "`docker build` stops at the Dockerfile's TODOs"),
+    ("04-dev-vs-prod", "run PROD detached as a container named WEB"): Expected("ContainerGone", HOST_PORT),
+    ("04-dev-vs-prod", "with run(..., expect_detached=True), run `dotnet watch"): Expected("ContainerGone", HOST_PORT),
+    ("05-registries", "run REGISTRY_IMAGE detached"): Expected("ContainerGone", HOST_PORT),
+    ("07-hardening", "run APP detached, named NAME"): Expected("ContainerGone", HOST_PORT),
+    ("07-hardening", "run APP like LIMITED (named HALF"): Expected("ContainerGone", HOST_PORT),
+    ("07-hardening", "api/Program.cs"): Expected(
+        "CommandFailed", "the compiler stops `docker build` at both TODOs: an argument missing, `number` undefined"
+    ),
+    ("08-publish-container", "run REGISTRY_IMAGE detached"): Expected("ContainerGone", HOST_PORT),
+    ("08-publish-container", "`docker pull` APP_SDK, then run it detached"): Expected("ContainerGone", HOST_PORT),
+    ("09-multi-container", "compose.yaml"): Expected(
+        "CommandFailed", "`up --wait` fails as api exits: without ConnectionStrings__Items, its log says to set it"
+    ),
+    ("10-data-volumes", "app/Dockerfile"): Expected(
+        "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
+    ),
+}
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB_ID = "todo-coverage"  # the lab id every lab runs under here: what it creates carries this label
 LAB_IDS = sorted(path.name for path in (ROOT / "labs").iterdir() if (path / "lab.ipynb").is_file())
 CELL_TIMEOUT = 900
-TODO = re.compile(r"^\s*# TODO:", re.MULTILINE)
+TODO = re.compile(r"^\s*# TODO: *(.*)$", re.MULTILINE)
 FILE_TODO = re.compile(r"^\s*(#|//|<!--) TODO:", re.MULTILINE)
 CHECK = re.compile(r"\bchecks\.\w+\(")
 DEFINES = re.compile(r"^def ", re.MULTILINE)
+CHECK_FAILED = "CheckFailed"
 # The commands run() recorded in the kernel (what checks.ran reads): forget the learner window's.
 MARK_COMMANDS = "import labkit.shell as _shell; _commands_before = len(_shell.RAN)"
 FORGET_COMMANDS = "del _shell.RAN[_commands_before:]"
-_LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.image_info, labkit.web)  # their errors count
+_LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.image_info, labkit.web)  # their errors: in LAB_ERRORS
 
 
 def _subclasses(cls: type) -> set[str]:
@@ -51,8 +98,17 @@ def _subclasses(cls: type) -> set[str]:
 LAB_ERRORS = _subclasses(LabError)
 
 
+class Stop(NamedTuple):
+    """Where one TODO's run stopped: the error (class name, message), if any, and whether a check cell raised it."""
+
+    key: str  # the TODO's first line, or the file's path: what OTHER_ERRORS is keyed by
+    where: str  # for the report: the cell and its check, or the cell the file's run stopped at
+    error: tuple[str, str] | None
+    in_check: bool
+
+
 class Kernel:
-    """A Python kernel running in `cwd`; `execute` returns the error's class name, or None."""
+    """A Python kernel running in `cwd`; `execute` returns the error's class name and message, or None."""
 
     def __init__(self, cwd: Path) -> None:
         self.manager = KernelManager(kernel_name="python3")
@@ -84,11 +140,21 @@ def _code_sources(notebook: Path) -> list[str]:
     return [cell.source if cell.cell_type == "code" else "" for cell in nbformat.read(notebook, as_version=4).cells]
 
 
+def _is_check(source: str) -> bool:
+    """The cell runs a check (a cell that only defines a function for a later check does not)."""
+    return bool(CHECK.search(source)) and not DEFINES.search(source)
+
+
 def _check_cell_after(learner: list[str], index: int) -> int | None:
-    """The first cell after `index` that runs a check (else the TODO cell itself, when it checks);
-    a cell that defines a function for a later check does not count."""
-    after = (i for i in range(index + 1, len(learner)) if CHECK.search(learner[i]) and not DEFINES.search(learner[i]))
-    return next(after, index if CHECK.search(learner[index]) else None)
+    """The first cell after `index` that runs a check (else the TODO cell itself, when it checks)."""
+    after = (i for i in range(index + 1, len(learner)) if _is_check(learner[i]))
+    return next(after, index if _is_check(learner[index]) else None)
+
+
+def _todo_line(source: str) -> str:
+    """The text of the cell's first TODO line: what names the TODO in OTHER_ERRORS and in the report."""
+    found = TODO.search(source)
+    return found.group(1).strip() if found else ""
 
 
 @pytest.fixture
@@ -122,13 +188,19 @@ def _learner_files(lab_id: str) -> list[Path]:
     )
 
 
+def _learner_todos(lab_id: str) -> list[str]:
+    """What OTHER_ERRORS may key a TODO of the lab by: each TODO cell's first TODO line, each file's path."""
+    cells = [_todo_line(source) for source in _code_sources(ROOT / "labs" / lab_id / "lab.ipynb")]
+    return [line for line in cells if line] + [str(path) for path in _learner_files(lab_id)]
+
+
 def _solution(lab_id: str) -> list[str]:
     sources = _code_sources(ROOT / "solutions" / lab_id / "lab.ipynb")
     return [source.replace(f'Lab("{lab_id}")', f'Lab("{LAB_ID}")') for source in sources]
 
 
-def walk_file(lab_id: str, folder: Path, learner_file: Path, say: Callable[[str], None]) -> str | None:
-    """Run the solution's cells with `learner_file` left as generated: a labkit error must stop them."""
+def walk_file(lab_id: str, folder: Path, learner_file: Path) -> Stop:
+    """Run the solution's cells with `learner_file` left as generated, up to the first error."""
     solution = _solution(lab_id)
     kernel = Kernel(_copy_lab(lab_id, folder, learner_file))
     error, stopped = None, len(solution)
@@ -141,38 +213,30 @@ def walk_file(lab_id: str, folder: Path, learner_file: Path, say: Callable[[str]
     finally:
         kernel.stop()
         cleanup.remove_if_reachable(LAB_ID)
-    verdict = _verdict(error)
-    say(f"  {learner_file} (stopped at cell {stopped}): {verdict}")
-    return None if verdict.startswith("caught") else f"{learner_file}: {verdict}"
+    in_check = error is not None and _is_check(solution[stopped])
+    return Stop(str(learner_file), f"file, stopped at cell {stopped}", error, in_check)
 
 
-def walk(lab_id: str, folder: Path, say: Callable[[str], None]) -> tuple[int, list[str]]:
-    """Run the lab as described above; returns the number of TODO cells and what went unproven."""
+def walk(lab_id: str, folder: Path) -> list[Stop]:
+    """Run the lab as described above; returns where each TODO cell's window stopped."""
     solution = _solution(lab_id)
     folder = _copy_lab(lab_id, folder)
     learner = _code_sources(ROOT / "labs" / lab_id / "lab.ipynb")
     todos = [i for i, source in enumerate(learner) if TODO.search(source)]
-    unproven: list[str] = []
+    stops: list[Stop] = []
     kernel = Kernel(folder)
     try:
         done = 0
         for index, next_todo in zip(todos, [*todos[1:], len(solution)], strict=True):
             _run_solution(kernel, solution, range(done, index))
             last = _check_cell_after(learner, index)
-            if last is None:
-                unproven.append(f"cell {index}: no check after it")
-                last = index
-            else:
-                verdict = _learner_window(kernel, [learner[index], *solution[index + 1 : last + 1]])
-                say(f"  cell {index} (check in cell {last}): {verdict}")
-                if not verdict.startswith("caught"):
-                    unproven.append(f"cell {index}: {verdict}")
-            done = min(last + 1, next_todo)  # the next TODO's own window runs the cells after it
+            stops.append(_learner_window(kernel, learner, solution, index, last))
+            done = min((index if last is None else last) + 1, next_todo)  # the next TODO's window runs its cells
             _run_solution(kernel, solution, range(index, done))
         _run_solution(kernel, solution, range(done, len(solution)))
     finally:
         kernel.stop()
-    return len(todos), unproven
+    return stops
 
 
 def _containers_and_networks() -> set[tuple[str, str]]:
@@ -192,33 +256,70 @@ def _remove_new(before: set[tuple[str, str]]) -> None:
             client().api.remove_network(resource_id)
 
 
-def _learner_window(kernel: Kernel, sources: list[str]) -> str:
-    """Run the learner's cell and the cells up to its check, then undo what would stop the
-    solution's cells from running again: the containers and networks they made, the commands they ran."""
+def _learner_window(kernel: Kernel, learner: list[str], solution: list[str], index: int, last: int | None) -> Stop:
+    """Run the learner's cell `index` and the solution's cells up to its check `last`, then undo what
+    would stop the solution's cells from running again: the containers and networks they made, the
+    commands they ran."""
+    sources = [learner[index], *solution[index + 1 : (index if last is None else last) + 1]]
     before = _containers_and_networks()
     kernel.execute(MARK_COMMANDS)
-    verdict = _verdict(_first_error(kernel, sources))
+    failed, error = _first_error(kernel, sources)
     kernel.execute(FORGET_COMMANDS)
     _remove_new(before)
-    return verdict
+    where = f"cell {index}, {'no check after it' if last is None else f'check in cell {last}'}"
+    return Stop(_todo_line(learner[index]), where, error, error is not None and _is_check(sources[failed]))
 
 
-def _first_error(kernel: Kernel, sources: list[str]) -> tuple[str, str] | None:
-    for source in sources:
+def _first_error(kernel: Kernel, sources: list[str]) -> tuple[int, tuple[str, str] | None]:
+    """The first of `sources` that fails, and its error (else the count of sources, and None)."""
+    for position, source in enumerate(sources):
         error = kernel.execute(source)
         if error is not None:
-            return error
-    return None
+            return position, error
+    return len(sources), None
 
 
-def _verdict(error: tuple[str, str] | None) -> str:
-    if error is None:
-        return "NOT caught: every cell up to the check passed"
-    name, value = error
-    first_line = value.strip().splitlines()[0] if value.strip() else ""
-    if name in LAB_ERRORS:
-        return f"caught by {name}: {first_line[:110]}"
-    return f"NOT caught: {name} instead of a labkit error ({first_line[:110]})"
+def _entry(lab_id: str, key: str) -> tuple[str, str] | None:
+    """The OTHER_ERRORS entry for this TODO, if any."""
+    return next((entry for entry in OTHER_ERRORS if entry[0] == lab_id and key.startswith(entry[1])), None)
+
+
+def _verdict(stop: Stop, expected: Expected | None) -> tuple[str, str]:
+    """How the TODO was caught ("check", "listed") or "missed", and a line saying what happened."""
+    if stop.error is None:
+        return "missed", "NOT caught: every cell up to the check passed"
+    name, value = stop.error
+    said = f"{name}: {value.strip().splitlines()[0][:110] if value.strip() else ''}"
+    if name == CHECK_FAILED and stop.in_check:
+        return "check", f"caught by its check ({said})"
+    if expected is not None and expected.error == name:
+        return "listed", f"caught as listed, because {expected.reason} ({said})"
+    listed = f"; OTHER_ERRORS expects {expected.error}" if expected else " and OTHER_ERRORS lists no other error"
+    outside = " outside a check cell" if name == CHECK_FAILED else ""
+    return "missed", f"NOT caught: {said}{outside}, not a failing check{listed}"
+
+
+def _judge(lab_id: str, stops: list[Stop], say: Callable[[str], None]) -> tuple[Counter[str], list[str]]:
+    """Report each TODO's verdict; return how many were caught how, and what fails the test: TODOs not
+    caught, OTHER_ERRORS entries of the lab that no TODO used."""
+    hows: Counter[str] = Counter()
+    problems: list[str] = []
+    verdicts: dict[tuple[str, str], tuple[str, str]] = {}
+    for stop in stops:
+        entry = _entry(lab_id, stop.key)
+        how, verdict = _verdict(stop, OTHER_ERRORS[entry] if entry else None)
+        hows[how] += 1
+        said = f"{stop.key[:60]!r} ({stop.where}): {verdict}"
+        say(f"  {said}")
+        if how == "missed":
+            problems.append(said)
+        if entry:
+            verdicts[entry] = how, verdict
+    for entry in sorted(entry for entry in OTHER_ERRORS if entry[0] == lab_id):
+        how, verdict = verdicts.get(entry, ("", "no TODO of the lab starts so"))
+        if how != "listed":
+            problems.append(f"stale OTHER_ERRORS entry {entry}: {verdict}")
+    return hows, problems
 
 
 def _run_solution(kernel: Kernel, solution: list[str], indices: range) -> None:
@@ -228,17 +329,26 @@ def _run_solution(kernel: Kernel, solution: list[str], indices: range) -> None:
             assert error is None, f"solution cell {index} failed: {error}\n{''.join(kernel.last_output)[-2000:]}"
 
 
+def test_other_errors_name_one_todo_each_and_a_labkit_error() -> None:
+    for (lab_id, key), expected in OTHER_ERRORS.items():
+        matches = [todo for todo in _learner_todos(lab_id) if todo.startswith(key)] if lab_id in LAB_IDS else []
+        assert len(matches) == 1, f"OTHER_ERRORS[{lab_id!r}, {key!r}] names {len(matches)} TODOs, not one"
+        assert expected.error in LAB_ERRORS, f"OTHER_ERRORS[{lab_id!r}, {key!r}]: {expected.error} is no labkit error"
+
+
 @pytest.mark.docker
 @pytest.mark.offline_world
 @pytest.mark.parametrize("lab_folder", LAB_IDS, indirect=True)
 def test_every_todo_left_empty_fails_a_check(lab_folder: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     lab_id, folder = lab_folder
+    stops = walk(lab_id, folder / "notebook")
+    stops += [walk_file(lab_id, folder / "file", file) for file in _learner_files(lab_id)]
     lines: list[str] = []
-    count, unproven = walk(lab_id, folder / "notebook", lines.append)
-    files = _learner_files(lab_id)
-    unproven += [found for file in files if (found := walk_file(lab_id, folder / "file", file, lines.append))]
+    hows, problems = _judge(lab_id, stops, lines.append)
     with capsys.disabled():
-        total = count + len(files)
-        print(f"\n{lab_id}: {count} TODO cells and {len(files)} files with TODOs, {total - len(unproven)} proven")
+        print(
+            f"\n{lab_id}: {len(stops)} TODO cells and files: {hows['check']} caught by their check, "
+            f"{hows['listed']} by the error OTHER_ERRORS lists, {hows['missed']} not caught"
+        )
         print("\n".join(lines))
-    assert not unproven, f"{lab_id}: TODOs no check catches:\n" + "\n".join(unproven)
+    assert not problems, f"{lab_id}: TODOs no check catches, or stale OTHER_ERRORS entries:\n" + "\n".join(problems)
