@@ -123,6 +123,10 @@ def test_a_failing_up_undoes_its_changes(
         (registry, "TLS_DIR", tmp_path / "tls"),
         (registry, "REGISTRY_PID", tmp_path / "registry.pid"),
         (engine, "MIRROR_RECORD", tmp_path / "mirror-record"),
+        (engine, "STORE_RECORD", tmp_path / "store-record"),  # else the undo switches the real engine's store
+        (engine, "DAEMON_JSON", tmp_path / "daemon.json"),
+        (engine, "APT_SOURCE", tmp_path / "trixie.list"),
+        (engine, "APT_PIN", tmp_path / "trixie-pin"),
     ]:
         monkeypatch.setattr(module, name, path)
 
