@@ -73,6 +73,11 @@ def http_server(answer: Answer) -> Iterator[str]:
     """Serve on a free loopback port in a thread; `answer(request)` gives (status, headers, body)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        # A request it cannot parse (a TLS handshake: Docker's containerd store tries HTTPS first, even on
+        # 127.0.0.1) gets a status line, as a Go server answers; Python's default (HTTP/0.9) sends none,
+        # and then the engine never falls back to plain HTTP.
+        default_request_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
             status, headers, body = answer(self)
             self.send_response(status)

@@ -65,11 +65,17 @@ def test_build_check_fails_when_there_is_no_image(namespace: dict[str, Any]) -> 
 
 
 @pytest.mark.docker
-def test_push_check_fails_when_the_image_was_only_tagged(namespace: dict[str, Any], small_image: str) -> None:
-    repository = f"127.0.0.1:9/containerizing-dotnet/{LAB_ID}-hello"
-    remote = _tag(small_image, f"{repository}:1")
+def test_push_check_fails_when_the_image_was_only_tagged(
+    namespace: dict[str, Any], small_image: str, registry: tuple[Container, str]
+) -> None:
+    """Under the containerd image store the tag alone gives the name a RepoDigests entry: only the registry knows."""
+    _, address = registry
+    path = f"containerizing-dotnet/{LAB_ID}-tagged-only"
+    remote = _tag(small_image, f"{address}/{path}:1")
     with pytest.raises(CheckFailed, match="tagging is not pushing"):
-        check_cells.run_check(NOTEBOOK, 4, namespace, REMOTE=remote, REPOSITORY=repository, LOCAL=small_image)
+        check_cells.run_check(
+            NOTEBOOK, 4, namespace, REGISTRY=address, REPO_PATH=path, REMOTE=remote, LOCAL=small_image
+        )
 
 
 @pytest.mark.docker
