@@ -41,11 +41,11 @@ def _load(path: Path) -> dict[str, object]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         why = _AT_LINE.sub("", str(exc))
-        raise CatalogError(f"{path}:{_error_line(exc)}: not valid TOML ({why}); fix that line.") from None
+        raise CatalogError(f"{path}:{_error_line(exc)}: not valid TOML ({why}); fix that line.") from exc
     except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8.") from None
+        raise CatalogError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8.") from exc
     except OSError as exc:
-        raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+        raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
 
 
 def _error_line(exc: tomllib.TOMLDecodeError) -> int | str:
@@ -92,7 +92,7 @@ def _entry(path: Path, key: str, entry: object) -> CatalogImage:
     try:
         refs.parse(entry["ref"])
     except InvalidName as exc:
-        raise CatalogError(f"{where}: {exc}") from None
+        raise CatalogError(f"{where}: {exc}") from exc
     return CatalogImage(key, entry["ref"], str(entry.get("role", "")))
 
 

@@ -15,10 +15,10 @@ import ipaddress
 import re
 import socket
 import time
-import urllib.error
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import Message
 from typing import Any
 
 from docker.errors import APIError
@@ -34,13 +34,14 @@ from labkit.errors import LabError
 from labkit.registry_copy import USER_AGENT, Registry, RegistryError, copy, plan
 from labkit.waiting import port_free
 
-LAB = "classroom"  # the course label's value: `labkit clean` and `classroom stop` remove it
+LAB = names.CLASSROOM_LAB  # `classroom stop` and `labkit clean --lab classroom` remove it; `labkit clean` keeps it
 ADDRESS_LABEL = "org.containerizing-dotnet.classroom"  # where the registry serves, e.g. 192.168.1.10:5000
 CONTAINER = "classroom-registry"
 REGISTRY_PORT = 5000  # inside the registry:2 container, and the default on the host
 REGISTRY_KEY = "registry"  # the catalog's key for Docker Hub's registry:2
 MB = 1_000_000
 PROBE_TIMEOUT = 5.0
+API_VERSION_HEADER = "Docker-Distribution-API-Version"  # registry:2 sends it with every answer
 _PULL = re.compile(r'^(\S+) .*"(?:GET|HEAD) /v2/(\S+)/manifests/(\S+) HTTP/[\d.]+" 200 .*"([^"]*)"$')
 
 
@@ -210,7 +211,7 @@ def _start(image: str, where: str, published: list[tuple[str, int]]) -> None:
     except APIError as exc:
         cleanup.remove(LAB)  # a container that was created but could not start
         reason = str(exc.explanation or exc).strip().splitlines()[0]
-        raise ClassroomError(f"The classroom registry could not start on {where}: {reason}") from None
+        raise ClassroomError(f"The classroom registry could not start on {where}: {reason}") from exc
 
 
 def _push(ref: str, push_host: str, progress: Progress) -> None:
@@ -366,16 +367,32 @@ def _serves(classroom: Registry, ref: str) -> bool:
 
 
 def _check_answers(classroom: Registry) -> None:
+    """A registry that needs no token answers there, or ClassroomError saying what answered instead."""
     try:
-        with classroom.open("GET", "/v2/", "", timeout=PROBE_TIMEOUT):
-            pass
-    except urllib.error.HTTPError:
-        pass  # any HTTP answer means a registry is there
+        status, headers = classroom.ping(PROBE_TIMEOUT)
     except RegistryError as exc:
         raise ClassroomError(
             f"Nothing answers at {classroom.host} ({exc}). Is `python -m labkit classroom serve` running on the "
             "instructor's machine, and is this machine on the same network?"
-        ) from None
+        ) from exc
+    problem = _not_a_classroom_registry(status, headers)
+    if problem:
+        raise ClassroomError(
+            f"{classroom.host} {problem}; check the address (`python -m labkit classroom serve` prints it)."
+        )
+
+
+def _not_a_classroom_registry(status: int, headers: Message) -> str | None:
+    """What is wrong with this answer to GET /v2/, or None when a classroom registry gave it."""
+    challenge = headers.get("WWW-Authenticate", "")
+    if status == 401 and challenge:
+        wants = "a token" if challenge.lower().startswith("bearer") else "a login"
+        return f"wants {wants} ({challenge}): a classroom registry needs none"
+    if status != 200:
+        return f"answered HTTP {status} at /v2/: it is not a registry"
+    if not headers.get(API_VERSION_HEADER):
+        return f"answered /v2/ without the {API_VERSION_HEADER} header registry:2 sends: it is not a registry"
+    return None
 
 
 def engine_allows(where: str, info: dict[str, Any]) -> bool:

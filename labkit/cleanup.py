@@ -7,7 +7,7 @@ from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
 from labkit.errors import DockerUnavailable
-from labkit.names import LABEL_KEY
+from labkit.names import CLASSROOM_LAB, LABEL_KEY, check_lab_id
 
 
 @dataclass(frozen=True)
@@ -16,20 +16,27 @@ class Resource:
     id: str
     name: str
     lab: str
+    running: bool = False  # a container that runs now
 
 
 def label_filter(lab_id: str | None) -> str:
-    return LABEL_KEY if lab_id is None else f"{LABEL_KEY}={lab_id}"
+    return LABEL_KEY if lab_id is None else f"{LABEL_KEY}={check_lab_id(lab_id)}"
 
 
 def find(lab_id: str | None = None) -> list[Resource]:
     """Every course-labelled resource (of one lab, or of all labs), containers first."""
-    docker = client()
     flt = {"label": label_filter(lab_id)}
+    docker = client()
     # The listing endpoints answer in one call: nothing that disappears meanwhile (a --rm
     # container, another notebook's cleanup) can turn up half-listed.
     found = [
-        Resource("container", c["Id"], c["Names"][0].lstrip("/"), (c.get("Labels") or {}).get(LABEL_KEY, ""))
+        Resource(
+            "container",
+            c["Id"],
+            c["Names"][0].lstrip("/"),
+            (c.get("Labels") or {}).get(LABEL_KEY, ""),
+            c.get("State") == "running",
+        )
         for c in docker.api.containers(all=True, filters=flt)
     ]
     found += [
@@ -57,9 +64,12 @@ def remove(lab_id: str | None = None, dry_run: bool = False) -> list[Resource]:
 
     Returns what was (or, with dry_run, would be) removed. Something already gone is skipped;
     something still in use by a resource the course did not create (a network another container
-    joined, an image a learner's container runs) is kept, with one line that says so.
+    joined, an image a learner's container runs) is kept, with one line that says so. So is a running
+    classroom registry unless its lab id is given: a room pulls from it all day.
     """
     found = find(lab_id)
+    if lab_id is None:
+        found = _without_running_classroom(found, dry_run)
     if dry_run:
         return found
     removed = []
@@ -70,6 +80,14 @@ def remove(lab_id: str | None = None, dry_run: bool = False) -> list[Resource]:
         else:
             print(f"Kept {resource.kind} {resource.name}: {problem}")
     return removed
+
+
+def _without_running_classroom(found: list[Resource], dry_run: bool) -> list[Resource]:
+    running = [r for r in found if r.kind == "container" and r.lab == CLASSROOM_LAB and r.running]
+    for resource in running:
+        verb = "Would keep" if dry_run else "Kept"
+        print(f"{verb} the classroom registry {resource.name} (`python -m labkit classroom stop` removes it).")
+    return [r for r in found if r not in running]
 
 
 def remove_if_reachable(lab_id: str) -> None:

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         "clean",
         help="remove the containers, images, networks and volumes the labs created",
         description=f"Remove only resources labelled {names.LABEL_KEY} (all labs, or one with --lab); "
-        "nothing else on this machine is touched.",
+        "nothing else on this machine is touched. A running classroom registry is kept unless asked for by "
+        f"name (--lab {names.CLASSROOM_LAB}).",
     )
     clean.add_argument("--lab", metavar="ID", help="only this lab's resources (e.g. 03-dockerfiles)")
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")

@@ -25,11 +25,11 @@ def get(name: str) -> Container:
     """The container called `name`, or ContainerGone with what to do."""
     try:
         return client().containers.get(name)
-    except NotFound:
+    except NotFound as exc:
         raise ContainerGone(
             f"There is no container named {name}: start it (`docker run --name {name} ...`), "
             "then run this cell again (`docker ps -a` lists containers)."
-        ) from None
+        ) from exc
 
 
 def host_port(name: str, container_port: int = 8080) -> int:
@@ -63,7 +63,7 @@ def wait_for_http(url: str, container: str | Container | None = None, timeout: f
     try:
         return web.wait_for_http(url, timeout, stop=exited)
     except NoAnswer as exc:
-        raise CheckFailed(f"{exc}{_logs(found)}") from None
+        raise CheckFailed(f"{exc}{_logs(found)}") from exc
 
 
 def _logs(container: Container | None) -> str:
@@ -98,6 +98,6 @@ def run_web(
     try:
         base = f"http://{LOOPBACK}:{host_port(name, container_port)}"
     except ContainerGone as exc:  # it exited at once: its logs say why
-        raise CheckFailed(f"{exc}{_logs(container)}") from None
+        raise CheckFailed(f"{exc}{_logs(container)}") from exc
     wait_for_http(base + path, container, timeout)
     return container, base

@@ -46,7 +46,7 @@ def client() -> docker.DockerClient:
         )
         engine.ping()
     except DockerException as exc:
-        raise DockerUnavailable(unavailable_message(exc, found)) from None
+        raise DockerUnavailable(unavailable_message(exc, found)) from exc
     return engine
 
 
@@ -90,7 +90,7 @@ def _load(name: str) -> Context:
     try:
         context = Context.load_context(name)
     except Exception as exc:  # docker-py raises a bare Exception for a corrupt meta.json
-        raise DockerUnavailable(f"Docker context {name!r} cannot be read ({exc}); check `docker context ls`.") from None
+        raise DockerUnavailable(f"Docker context {name!r} cannot be read ({exc}); check `docker context ls`.") from exc
     if context is None:
         raise DockerUnavailable(
             f"Docker context {name!r} does not exist in {store}; pick one from `docker context ls` "

@@ -78,10 +78,10 @@ def read_notebook(text: str, where: str) -> nbformat.NotebookNode:
         cause = exc.__cause__
         line = f":{cause.lineno}" if isinstance(cause, json.JSONDecodeError) else ""
         why = cause.msg if isinstance(cause, json.JSONDecodeError) else "not JSON"
-        raise NotebookError(f"{where}{line}: not a notebook ({why}); open it in Jupyter or restore it.") from None
+        raise NotebookError(f"{where}{line}: not a notebook ({why}); open it in Jupyter or restore it.") from exc
     except nbformat.ValidationError as exc:
         why = exc.message
-        raise NotebookError(f"{where}: not a valid notebook ({why}); open it in Jupyter or restore it.") from None
+        raise NotebookError(f"{where}: not a valid notebook ({why}); open it in Jupyter or restore it.") from exc
     return notebook
 
 
@@ -119,7 +119,7 @@ def _utf8(data: bytes, path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise NotebookError(f"{path}:{line}: not UTF-8 ({exc.reason}); save it as UTF-8.") from None
+        raise NotebookError(f"{path}:{line}: not UTF-8 ({exc.reason}); save it as UTF-8.") from exc
 
 
 def _is_text(data: bytes) -> bool:

@@ -28,14 +28,14 @@ def inspect(ref: str) -> dict[str, Any]:
     """`docker image inspect ref`, or ImageMissing with what to do about it."""
     try:
         info: dict[str, Any] = client().api.inspect_image(ref)
-    except NotFound:
+    except NotFound as exc:
         raise ImageMissing(
             f"There is no image {ref} on this Docker engine. Build it (run the `docker build` cell "
             f"again), or pull it (`docker pull {ref}`)."
-        ) from None
+        ) from exc
     except APIError as exc:
         if exc.status_code == 400:
-            raise InvalidName(f"{ref!r} is not a valid image reference: names are lower-case, e.g. `app:1`.") from None
+            raise InvalidName(f"{ref!r} is not a valid image reference: names are lower-case, e.g. `app:1`.") from exc
         raise
     return info
 

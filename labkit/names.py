@@ -15,6 +15,7 @@ from labkit.errors import InvalidName
 LABEL_KEY = "org.containerizing-dotnet.lab"
 IMAGE_PREFIX = "containerizing-dotnet"
 LOOPBACK = "127.0.0.1"
+CLASSROOM_LAB = "classroom"  # the classroom registry's lab id: cleaning all labs keeps it while it runs
 
 _LAB_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 

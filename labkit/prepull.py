@@ -87,7 +87,7 @@ def pull(ref: str, progress: Progress, task: TaskID) -> None:
                 total=sum(total for _, total in layers.values()) or None,
             )
     except APIError as exc:
-        raise PullFailed(explain(ref, str(exc.explanation or exc))) from None
+        raise PullFailed(explain(ref, str(exc.explanation or exc))) from exc
 
 
 def _track(event: dict[str, Any], layers: dict[str, tuple[int, int]]) -> None:

@@ -39,7 +39,7 @@ def parse(ref: str) -> ImageRef:
     try:
         registry, repository = resolve_repository_name(name)
     except InvalidRepository as exc:
-        raise _invalid(ref, str(exc)) from None
+        raise _invalid(ref, str(exc)) from exc
     if not _REPOSITORY.match(repository):
         raise _invalid(ref, f"repository {repository!r} must be lower-case letters, digits and . _ - /")
     if tag is not None and not _TAG.match(tag):

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,28 +83,48 @@ class Registry:
         timeout: float = TIMEOUT,
     ) -> Any:
         """Send one request (with a token once the registry asked for one); HTTP errors are raised."""
-        url = path if path.startswith("http") else self.base + path
-        request = urllib.request.Request(url, data=data, method=method, headers={"User-Agent": USER_AGENT})
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        if repo in self.tokens:  # never sent on to the CDN a blob GET redirects to
-            request.add_unredirected_header("Authorization", f"Bearer {self.tokens[repo]}")
         try:
-            return _opener(self.host).open(request, timeout=timeout)
+            return self._send_once(self._request(method, path, repo, headers, data), timeout)
         except urllib.error.HTTPError as exc:
             challenge = exc.headers.get("WWW-Authenticate", "")
             if exc.code == 401 and challenge.startswith("Bearer") and repo not in self.tokens and data is None:
                 self.tokens[repo] = self._token(challenge, repo)
                 return self.open(method, path, repo, headers, data, timeout)
             raise
+
+    def ping(self, timeout: float = TIMEOUT) -> tuple[int, Message]:
+        """GET /v2/ once, asking for no token: the status and headers of whatever answers there."""
+        try:
+            with self._send_once(self._request("GET", "/v2/", ""), timeout) as answer:
+                return int(answer.status), answer.headers
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers
+
+    def _request(
+        self, method: str, path: str, repo: str, headers: dict[str, str] | None = None, data: Any = None
+    ) -> urllib.request.Request:
+        url = path if path.startswith("http") else self.base + path
+        request = urllib.request.Request(url, data=data, method=method, headers={"User-Agent": USER_AGENT})
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        if repo in self.tokens:  # never sent on to the CDN a blob GET redirects to
+            request.add_unredirected_header("Authorization", f"Bearer {self.tokens[repo]}")
+        return request
+
+    def _send_once(self, request: urllib.request.Request, timeout: float) -> Any:
+        """The answer, or the HTTPError it was; RegistryError when nothing answered."""
+        try:
+            return _opener(self.host).open(request, timeout=timeout)
+        except urllib.error.HTTPError:
+            raise
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise RegistryError(f"{url}: {reason}") from None
+            raise RegistryError(f"{request.full_url}: {reason}") from exc
 
     def _token(self, challenge: str, repo: str) -> str:
         params = dict(_CHALLENGE.findall(challenge))
         query = urllib.parse.urlencode({"service": params.get("service", ""), "scope": f"repository:{repo}:pull"})
-        with _opener(self.host).open(f"{params['realm']}?{query}", timeout=TIMEOUT) as answer:
+        with self._send_once(urllib.request.Request(f"{params['realm']}?{query}"), TIMEOUT) as answer:
             grant = json.load(answer)
         return str(grant.get("token") or grant.get("access_token"))
 
@@ -112,7 +133,7 @@ class Registry:
             with self.open("GET", f"/v2/{repo}/manifests/{reference}", repo, {"Accept": ACCEPT}) as answer:
                 return Manifest(answer.read(), answer.headers.get_content_type())
         except urllib.error.HTTPError as exc:
-            raise RegistryError(f"{self.host}/{repo}:{reference}: HTTP {exc.code} {exc.reason}") from None
+            raise RegistryError(f"{self.host}/{repo}:{reference}: HTTP {exc.code} {exc.reason}") from exc
 
     def has_blob(self, repo: str, digest: str) -> bool:
         try:
@@ -121,7 +142,7 @@ class Registry:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return False
-            raise RegistryError(f"{self.host}/{repo} blob {digest}: HTTP {exc.code}") from None
+            raise RegistryError(f"{self.host}/{repo} blob {digest}: HTTP {exc.code}") from exc
 
     def tags(self, repo: str) -> list[str]:
         """The repository's tags; none when the registry does not know it."""
@@ -131,7 +152,7 @@ class Registry:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return []
-            raise RegistryError(f"{self.host}/{repo} tags: HTTP {exc.code} {exc.reason}") from None
+            raise RegistryError(f"{self.host}/{repo} tags: HTTP {exc.code} {exc.reason}") from exc
 
     def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> None:
         headers = {"Content-Type": manifest.media_type}
@@ -143,7 +164,7 @@ class Registry:
                 return answer.headers
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace").strip()[:200]
-            raise RegistryError(f"{method} {self.host}{path.split('?')[0]}: HTTP {exc.code} {detail}") from None
+            raise RegistryError(f"{method} {self.host}{path.split('?')[0]}: HTTP {exc.code} {detail}") from exc
 
     def mount(self, repo: str, digest: str) -> bool:
         """Link a blob another repository here already holds; True when the registry did."""
@@ -238,7 +259,7 @@ def copy(source: Registry, repo: str, needed: Plan, dest: Registry, dest_repo: s
                 with source.open("GET", f"/v2/{repo}/blobs/{digest}", repo) as content:
                     dest.upload(dest_repo, digest, size, _Counting(content, progress))  # type: ignore[arg-type]
             except urllib.error.HTTPError as exc:
-                raise RegistryError(f"{source.host}/{repo} blob {digest}: HTTP {exc.code}") from None
+                raise RegistryError(f"{source.host}/{repo} blob {digest}: HTTP {exc.code}") from exc
             sent += size
         dest.holds[digest] = dest_repo
     for reference, manifest in needed.manifests:

@@ -87,7 +87,7 @@ def parse(data: Any) -> tuple[Channel, ...]:
     try:
         return tuple(_channel(entry) for entry in data["releases-index"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReleaseDataError(f"not a releases-index.json document ({type(exc).__name__}: {exc})") from None
+        raise ReleaseDataError(f"not a releases-index.json document ({type(exc).__name__}: {exc})") from exc
 
 
 def _channel(entry: dict[str, Any]) -> Channel:

@@ -54,20 +54,21 @@ def wait_for_http(url: str, timeout: float = 60.0, *, stop: Callable[[], str | N
     `stop`, called between tries, may return a reason to give up at once (a server that exited
     will never answer).
     """
-    last_error = "no answer yet"
+    last_error: Exception | None = None  # the cause a NoAnswer carries (shown with --debug)
 
     def answer() -> HttpAnswer | None:
         nonlocal last_error
         try:
             return get(url, timeout=3.0)
         except (OSError, http.client.HTTPException) as exc:
-            last_error = str(exc) or type(exc).__name__
+            last_error = exc
         reason = stop() if stop is not None else None
         if reason:
-            raise NoAnswer(f"{url}: {reason}.")
+            raise NoAnswer(f"{url}: {reason}.") from last_error
         return None
 
     try:
         return wait_until(answer, timeout=timeout, interval=0.5, what=f"an answer from {url}")
     except TimedOut:
-        raise NoAnswer(f"{url}: nothing answered within {timeout:g} s ({last_error}).") from None
+        why = (str(last_error) or type(last_error).__name__) if last_error else "no answer yet"
+        raise NoAnswer(f"{url}: nothing answered within {timeout:g} s ({why}).") from last_error

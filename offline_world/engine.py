@@ -217,7 +217,7 @@ def _daemon_config() -> dict[str, object]:
     try:
         config = json.loads(text) if text.strip() else {}
     except ValueError as exc:
-        raise LabError(f"{DAEMON_JSON} is not valid JSON ({exc}); fix it first") from None
+        raise LabError(f"{DAEMON_JSON} is not valid JSON ({exc}); fix it first") from exc
     if not isinstance(config, dict):
         raise LabError(f"{DAEMON_JSON} does not hold a JSON object; fix it first")
     return config
@@ -282,8 +282,8 @@ def reload_dockerd(expect_mirror: bool, timeout: float = 15.0) -> None:
     """SIGHUP makes dockerd re-read daemon.json; wait until it shows the mirror change."""
     try:
         os.kill(int(read(DOCKERD_PID).strip()), signal.SIGHUP)
-    except (ValueError, ProcessLookupError):
-        raise LabError(f"cannot reload dockerd: no live pid in {DOCKERD_PID}") from None
+    except (ValueError, ProcessLookupError) as exc:
+        raise LabError(f"cannot reload dockerd: no live pid in {DOCKERD_PID}") from exc
     wait_for(
         lambda: engine_has_mirror() == expect_mirror,
         timeout=timeout,

@@ -67,4 +67,4 @@ def wait_for(
     try:
         wait_until(probe, timeout=timeout, interval=interval, what=what, why_not=why_not)
     except TimedOut as exc:
-        raise LabError(str(exc)) from None
+        raise LabError(str(exc)) from None  # deliberate: the same message, re-typed; it has no cause

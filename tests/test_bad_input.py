@@ -352,8 +352,56 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     world.catalog(BROKEN_TOML)
     quiet, loud = labkit(world, "tags"), labkit(world, "--debug", "tags")
     assert "Traceback" not in quiet.output and "Traceback" in loud.output
+    assert "tomllib.TOMLDecodeError" in loud.output  # the cause, under the one line's CatalogError
     world.env["LABKIT_DEBUG"] = "1"
     assert "Traceback" in labkit(world, "tags").output
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "causes"),
+    [
+        pytest.param(
+            NO_ENGINE,
+            ("clean", "--lab", "x"),
+            ("docker.errors.DockerException: Error while fetching server API version", "FileNotFoundError"),
+            id="an engine that is not reachable",
+        ),
+        pytest.param(
+            lambda world: None,
+            ("classroom", "join", f"{names.LOOPBACK}:{names.free_port()}"),
+            ("urllib.error.URLError", "ConnectionRefusedError"),
+            id="a registry that does not answer",
+        ),
+    ],
+)
+def test_debug_shows_the_cause_under_the_one_line(
+    setup: Callable[[World], None], args: tuple[str, ...], causes: tuple[str, ...], tmp_path: Path
+) -> None:
+    world = World(tmp_path)
+    setup(world)
+    quiet, loud = labkit(world, *args), labkit(world, "--debug", *args)
+    assert quiet.status == loud.status == 2
+    assert quiet.output.strip().splitlines() == quiet.message and len(quiet.message) == 1, quiet.output
+    assert "Traceback" not in quiet.output
+    assert "The above exception was the direct cause of the following exception" in loud.output
+    assert all(cause in loud.output for cause in causes), loud.output
+    assert loud.output.strip().splitlines()[-1] == quiet.message[0]  # the same one line, last
+
+
+def test_the_notebook_shows_one_line_of_an_error_that_has_a_cause(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.docker_down()
+    code = (
+        "from labkit import images\n"
+        "try:\n"
+        "    images.inspect('app:1')\n"
+        "except Exception as error:\n"
+        "    caught = error\n"
+        "    raise\n"
+    )
+    outcome = in_notebook(world, code)
+    assert outcome.status != 0 and len(outcome.message) == 1 and NOT_REACHABLE in outcome.message[0]
+    assert RecordingShell.instance().user_ns["caught"].__cause__ is not None  # the cause is there, not shown
 
 
 def test_an_unexpected_error_says_how_to_see_its_traceback(

@@ -174,7 +174,7 @@ def test_join_an_address_that_does_not_answer() -> None:
 def test_join_a_registry_that_lacks_an_image(tmp_path: Path) -> None:
     def answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         if request.path == "/v2/":
-            return 200, {}, b"{}"
+            return 200, {classroom.API_VERSION_HEADER: "registry/2.0"}, b"{}"
         if request.path == "/v2/dotnet/sdk/tags/list":
             return 200, {"Content-Type": "application/json"}, b'{"name": "dotnet/sdk", "tags": ["10.0"]}'
         return 404, {}, b'{"errors": [{"code": "NAME_UNKNOWN"}]}'
@@ -186,6 +186,25 @@ def test_join_a_registry_that_lacks_an_image(tmp_path: Path) -> None:
         )
     message = one_line_failure(result)
     assert "lacks mcr.microsoft.com/dotnet/gone:10.0:" in message and "dotnet/sdk" not in message
+
+
+BEARER = 'Bearer realm="https://auth.example.invalid/token",service="registry.example.invalid"'
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "says"),
+    [
+        (401, {"WWW-Authenticate": BEARER}, f"wants a token ({BEARER}): a classroom registry needs none"),
+        (404, {}, "answered HTTP 404 at /v2/: it is not a registry"),
+        (200, {"Content-Type": "text/html"}, f"answered /v2/ without the {classroom.API_VERSION_HEADER} header"),
+    ],
+    ids=["a registry that wants a token", "a web server", "a web server that answers everything"],
+)
+def test_join_says_which_address_answered_what(status: int, headers: dict[str, str], says: str) -> None:
+    with http_server(lambda request: (status, headers, b"<html></html>")) as url:
+        address = url.removeprefix("http://")
+        message = one_line_failure(labkit("classroom", "join", address))
+    assert f"✘ labkit: {address} {says}" in message and "check the address" in message
 
 
 @pytest.mark.docker

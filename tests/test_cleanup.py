@@ -4,6 +4,7 @@ import pytest
 from docker import DockerClient
 
 from labkit import cleanup, names
+from labkit.errors import InvalidName
 from tests.helpers import Made, MakeLabResources, StartContainer, exists
 
 pytest_plugins = ["tests.fixtures"]
@@ -53,6 +54,26 @@ def test_find_lists_nothing_of_another_lab_or_without_the_course_label(
 def test_label_filter() -> None:
     assert cleanup.label_filter(None) == "org.containerizing-dotnet.lab"
     assert cleanup.label_filter("03-dockerfiles") == "org.containerizing-dotnet.lab=03-dockerfiles"
+    with pytest.raises(InvalidName, match="'Lab 3'"):
+        cleanup.label_filter("Lab 3")
+
+
+def test_all_labs_keep_a_running_classroom_registry_and_say_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    room = cleanup.Resource("container", "1", "classroom-registry", names.CLASSROOM_LAB, running=True)
+    stopped_room = cleanup.Resource("container", "2", "classroom-old", names.CLASSROOM_LAB)
+    lab = cleanup.Resource("container", "3", "cdn-01-containers-web", "01-containers", running=True)
+    monkeypatch.setattr(cleanup, "find", lambda lab_id=None: [room, stopped_room, lab])
+    removing: list[cleanup.Resource] = []
+    monkeypatch.setattr(cleanup, "_remove_one", removing.append)  # None: removed
+
+    assert cleanup.remove() == [stopped_room, lab] == removing
+    kept = "Kept the classroom registry classroom-registry (`python -m labkit classroom stop` removes it).\n"
+    assert capsys.readouterr().out == kept
+    removing.clear()
+    assert cleanup.remove(names.CLASSROOM_LAB) == [room, stopped_room, lab] == removing  # asked for by name
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.docker

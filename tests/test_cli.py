@@ -7,9 +7,20 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 
-from labkit import cli, doctor
+from labkit import classroom, cli, doctor, names
+from labkit.errors import InvalidName
+from labkit.lab import Lab
 from labkit.names import LABEL_KEY, LOOPBACK, free_port
-from tests.helpers import BuildImage, Made, MakeLabResources, catalog_file, exists, http_server, labkit
+from tests.helpers import (
+    BuildImage,
+    Made,
+    MakeLabResources,
+    StartContainer,
+    catalog_file,
+    exists,
+    http_server,
+    labkit,
+)
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -136,6 +147,32 @@ def test_clean_removes_only_labelled_resources(
     assert cleaned.returncode == 0 and "Removed 4 resource(s)" in cleaned.stdout
     assert not any(exists(docker_client, kind, rid) for kind, rid in labelled.items())
     assert exists(docker_client, "container", before["container"]) and exists(docker_client, "image", before["image"])
+
+
+def test_clean_refuses_a_lab_id_a_notebook_refuses_in_one_line() -> None:
+    with pytest.raises(InvalidName) as refused:
+        Lab("Lab 3")
+    result = labkit("clean", "--lab", "Lab 3", DOCKER_HOST="unix:///nonexistent.sock")  # checked before Docker
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"✘ labkit: {refused.value}"]
+
+
+@docker
+@pytest.mark.engine_wide  # `classroom serve` elsewhere would take this container for the room's registry
+def test_clean_keeps_a_running_classroom_registry_unless_asked_for_it_by_name(
+    busybox: str, start_container: StartContainer
+) -> None:
+    """Both runs are dry: on a shared engine a real `clean` would take other tests' (and rooms') resources."""
+    room = start_container(busybox, ["sleep", "300"], what="classroom", labels=names.labels(classroom.LAB))
+    try:
+        every_lab = labkit("clean", "--dry-run", COLUMNS="250")
+        by_name = labkit("clean", "--lab", classroom.LAB, "--dry-run", COLUMNS="250")
+    finally:
+        room.remove(force=True)
+    kept = f"Would keep the classroom registry {room.name} (`python -m labkit classroom stop` removes it)."
+    assert every_lab.returncode == 0 and kept in every_lab.stdout.splitlines()
+    assert every_lab.stdout.count(room.name) == 1  # in that line, not in the table of what goes
+    assert by_name.returncode == 0 and room.name in by_name.stdout and "Would keep" not in by_name.stdout
 
 
 def _unlabelled_container_and_image(
