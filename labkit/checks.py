@@ -59,14 +59,23 @@ def that(condition: str, passed: bool, hint: str) -> bool:
     return True
 
 
-def ran(what: str, *words: str, output_has: str = "", hint: str) -> str:
-    """You ran, with `run(...)`, a command holding every one of `words`, and it succeeded (and printed
-    `output_has`); returns its output. Checks a step whose result is what a command showed you."""
+def ran(what: str, *words: str, output_has: str | re.Pattern[str], hint: str) -> str:
+    """You ran, with `run(...)`, a command holding every one of `words`, it succeeded, and its output
+    has `output_has` (a substring, or a match of a compiled pattern) that the command's own text has
+    not: what the engine (or the app) answered, which an `echo` of the command cannot print. Returns
+    that output (its last shell.KEPT_CHARACTERS). Checks a step whose result is what a command showed."""
     for done in reversed(shell.RAN):
-        if done.returncode == 0 and all(word in done.command for word in words) and output_has in done.output:
+        if done.returncode == 0 and all(word in done.command for word in words) and _shows(done, output_has):
             _pass(what)
             return done.output
     _fail(f"Not yet: {what}.", hint)
+
+
+def _shows(done: shell.Ran, evidence: str | re.Pattern[str]) -> bool:
+    """The output holds `evidence`, and not because the command echoed its own text ("" never counts)."""
+    if isinstance(evidence, str):
+        return evidence in done.output and evidence not in done.command
+    return evidence.search(done.output) is not None and evidence.search(done.command) is None
 
 
 # --- images ---

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,14 @@ class Ran:
     output: str
 
 
-RAN: list[Ran] = []  # every command `run` ran in this kernel, oldest first: the checks read the learner's own
+# What the checks (labkit.checks.ran) read of the commands the learner ran, oldest first. A check reads
+# a command of the step just done, and its evidence sits in a short output (a table, an inspect
+# document, a pull's or push's status lines: a few KB) or at the end of a long one (a pull ends with
+# its digest and status). So a kernel keeps the last KEPT_COMMANDS commands and the last
+# KEPT_CHARACTERS of each output, not every image build's and apt run's megabytes for its life.
+KEPT_COMMANDS = 100
+KEPT_CHARACTERS = 50_000
+RAN: deque[Ran] = deque(maxlen=KEPT_COMMANDS)
 
 
 class Output(str):
@@ -98,10 +106,21 @@ def run(
         raise
     reader.join(timeout=5)
     output = "".join(lines)
-    RAN.append(Ran(text, returncode, output))
+    RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
     if returncode != 0 and (check or returncode is None):
         raise CommandFailed(text, returncode, tail(output), _advice(output, returncode, expect_detached))
     return Output(output)
+
+
+def mark() -> Ran | None:
+    """The newest command recorded (None: none yet): `forget(after=mark())` later forgets what ran since."""
+    return RAN[-1] if RAN else None
+
+
+def forget(after: Ran | None = None) -> None:
+    """Forget the commands recorded after `after` (a `mark()`), or all of them: a test's clean slate."""
+    while RAN and RAN[-1] is not after:
+        RAN.pop()
 
 
 def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:

@@ -1,5 +1,6 @@
 """Every check passes on the right Docker state and fails, with its hint, on a wrong one."""
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -67,26 +68,45 @@ def test_a_fail_prints_a_red_cross_and_the_hint_and_raises(capsys: pytest.Captur
 
 # --- commands the learner ran ---
 
+ANSWER = "echo $((6 * 7))"  # prints 42, a number its own text does not hold
+DISK_USAGE = re.compile(r"^Images\s+\d", re.MULTILINE)  # the row `docker system df` prints
+
 
 @pytest.mark.parametrize(
     ("command", "words", "output_has"),
-    [("echo hello; exit 3", ("echo",), "hello"), ("echo hello", ("echo", "bye"), ""), ("echo hello", ("echo",), "bye")],
-    ids=["failed", "another-command", "another-output"],
+    [
+        (f"{ANSWER}; exit 3", ("echo",), "42"),
+        (ANSWER, ("echo", "bye"), "42"),
+        (ANSWER, ("echo",), "43"),
+        (ANSWER, ("echo",), ""),
+        ("echo 42", ("echo",), "42"),
+        ("echo 42", ("echo",), re.compile(r"\d+")),
+    ],
+    ids=["failed", "another-command", "another-output", "no-evidence", "echoed-evidence", "echoed-match"],
 )
-def test_ran_refuses_a_command_that_failed_or_is_not_the_one_asked_for(
-    monkeypatch: pytest.MonkeyPatch, command: str, words: tuple[str, ...], output_has: str
+def test_ran_refuses_a_command_that_failed_is_not_the_one_asked_for_or_only_echoed(
+    command: str, words: tuple[str, ...], output_has: str | re.Pattern[str]
 ) -> None:
-    monkeypatch.setattr(shell, "RAN", [])  # a new kernel's record
+    shell.forget()  # a new kernel's record
     run(command, quiet=True, check=False)
-    with fails_with("Run the greeting cell"):
-        checks.ran("you greeted", *words, output_has=output_has, hint="Run the greeting cell.")
+    with fails_with("Run the answer cell"):
+        checks.ran("you asked", *words, output_has=output_has, hint="Run the answer cell.")
 
 
-def test_ran_returns_the_output_of_the_latest_command_that_succeeded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shell, "RAN", [])
-    run("echo hello", quiet=True)
-    run("echo hello again; exit 3", quiet=True, check=False)
-    assert checks.ran("you greeted", "echo", output_has="hello", hint="Run the greeting cell.") == "hello\n"
+def test_ran_refuses_the_echo_of_a_docker_command() -> None:
+    shell.forget()
+    run("echo docker system df", quiet=True)
+    with fails_with("Run `docker system df`"):
+        checks.ran("your disk usage", "docker system df", output_has=DISK_USAGE, hint="Run `docker system df`.")
+
+
+def test_ran_returns_the_output_of_the_latest_command_that_succeeded() -> None:
+    shell.forget()
+    run(f"{ANSWER}; echo first", quiet=True)
+    run(f"{ANSWER}; echo second", quiet=True)
+    run(f"{ANSWER}; exit 3", quiet=True, check=False)
+    assert checks.ran("you asked", "echo", output_has="42", hint="Run the answer cell.") == "42\nsecond\n"
+    assert checks.ran("you asked", "echo", output_has=re.compile("^first$", re.M), hint="Again.") == "42\nfirst\n"
 
 
 # --- images ---

@@ -3,11 +3,12 @@
 import _thread
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
 
-from labkit import run
+from labkit import run, shell
 from labkit.errors import CommandFailed
 from labkit.shell import tail
 
@@ -52,6 +53,34 @@ def test_run_honours_cwd_and_env(tmp_path: Path) -> None:
 
 def test_tail_keeps_the_last_lines() -> None:
     assert tail("a\nb\nc\n", 2) == "b\nc"
+
+
+def test_the_record_keeps_the_last_commands_and_the_end_of_each_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "RAN", deque(maxlen=2))
+    monkeypatch.setattr(shell, "KEPT_CHARACTERS", 4)
+    for word in ("one", "two", "three"):
+        assert run(f"echo {word}", quiet=True) == f"{word}\n"  # the caller still gets all of it
+    assert list(shell.RAN) == [shell.Ran("echo two", 0, "two\n"), shell.Ran("echo three", 0, "ree\n")]
+
+
+def test_forget_drops_what_ran_after_a_mark_or_everything() -> None:
+    shell.forget()
+    run("echo kept", quiet=True)
+    mark = shell.mark()
+    run("echo dropped", quiet=True)
+    shell.forget(after=mark)
+    assert [done.command for done in shell.RAN] == ["echo kept"]
+    shell.forget()
+    assert shell.mark() is None
+
+
+def test_forget_after_a_mark_the_record_no_longer_holds_drops_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shell, "RAN", deque(maxlen=1))
+    run("echo marked", quiet=True)
+    mark = shell.mark()
+    run("echo later", quiet=True)  # pushes the mark out
+    shell.forget(after=mark)
+    assert not shell.RAN
 
 
 def _alive(pid: int) -> bool:

@@ -12,7 +12,7 @@ from tests.labs import check_cells
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The notebook's setup cells, run with the test's own lab id, and no command run yet."""
-    shell.RAN.clear()
+    shell.forget()
     return check_cells.setup(request.module.NOTEBOOK, request.module.LAB_ID)
 
 

@@ -49,6 +49,12 @@ def test_pull_check_fails_when_the_pulls_were_left_to_prepull(namespace: dict[st
         check_cells.run_check(NOTEBOOK, 1, namespace)
 
 
+def test_pull_check_fails_when_the_pulls_were_only_echoed(namespace: dict[str, Any]) -> None:
+    wrong_state.echoed(*(f"docker pull {ref}" for ref in namespace["DOTNET_IMAGES"]))
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker pull {namespace['RUNTIME']}`")):
+        check_cells.run_check(NOTEBOOK, 1, namespace)
+
+
 @pytest.mark.docker
 def test_pull_check_fails_on_an_unsupported_tag(namespace: dict[str, Any]) -> None:
     old_sdk = catalog.image("sdk").rpartition(":")[0] + ":8.0"  # end of support: 2026-11-10
@@ -60,6 +66,12 @@ def test_pull_check_fails_on_an_unsupported_tag(namespace: dict[str, Any]) -> No
 @pytest.mark.docker
 def test_history_check_fails_when_no_history_was_shown(namespace: dict[str, Any]) -> None:
     wrong_state.ran(f"docker image inspect {namespace['ASPNET']}")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker history {namespace['ASPNET']}`")):
+        check_cells.run_check(NOTEBOOK, 2, namespace)
+
+
+def test_history_check_fails_when_the_history_was_only_echoed(namespace: dict[str, Any]) -> None:
+    wrong_state.echoed(f"docker history {namespace['ASPNET']}")
     with pytest.raises(CheckFailed, match=re.escape(f"Run `docker history {namespace['ASPNET']}`")):
         check_cells.run_check(NOTEBOOK, 2, namespace)
 
@@ -87,6 +99,17 @@ def test_disk_check_fails_without_docker_system_df(namespace: dict[str, Any]) ->
     wrong_state.ran(f"docker image ls {namespace['SDK'].rpartition(':')[0]}")
     check_cells.run_cell(NOTEBOOK, 4, 1, namespace)
     with pytest.raises(CheckFailed, match=re.escape("Run `docker system df`")):
+        check_cells.run_check(NOTEBOOK, 4, namespace)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("echoed", [0, 1], ids=["image-ls", "system-df"])
+def test_disk_check_fails_when_a_listing_was_only_echoed(namespace: dict[str, Any], echoed: int) -> None:
+    repository = namespace["SDK"].rpartition(":")[0]
+    commands = [f"docker image ls {repository}", "docker system df"]
+    wrong_state.ran(commands[1 - echoed])
+    wrong_state.echoed(commands[echoed])
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `{commands[echoed]}`")):
         check_cells.run_check(NOTEBOOK, 4, namespace)
 
 
@@ -135,6 +158,16 @@ def test_digest_check_fails_when_the_digest_was_not_pulled(namespace: dict[str, 
 
 
 @pytest.mark.docker
+def test_digest_check_fails_when_the_pull_was_only_echoed(namespace: dict[str, Any]) -> None:
+    sdk_repository = namespace["SDK"].rpartition(":")[0]
+    by_digest = next(d for d in images.inspect(namespace["SDK"])["RepoDigests"] if d.startswith(sdk_repository + "@"))
+    wrong_state.ran(_inspect("RepoDigests", namespace["SDK"]))
+    wrong_state.echoed(f"docker pull {by_digest}")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker pull {by_digest}`")):
+        check_cells.run_check(NOTEBOOK, 5, namespace, SDK_BY_DIGEST=by_digest, SDK_REPOSITORY=sdk_repository)
+
+
+@pytest.mark.docker
 def test_config_check_fails_when_the_port_was_changed(namespace: dict[str, Any], tmp_path: Path) -> None:
     changed = _on(namespace["ASPNET"], tmp_path, "ENV ASPNETCORE_HTTP_PORTS=5000")
     with pytest.raises(CheckFailed, match="ASPNETCORE_HTTP_PORTS='5000'"):
@@ -153,6 +186,14 @@ def test_config_check_fails_when_a_user_was_set(namespace: dict[str, Any], tmp_p
 def test_config_check_fails_when_the_configuration_was_not_read(namespace: dict[str, Any]) -> None:
     wrong_state.ran(f"docker image inspect {namespace['ASPNET']}")  # no --format: not what the step asks
     with pytest.raises(CheckFailed, match="you read the aspnet image's environment"):
+        check_cells.run_check(NOTEBOOK, 6, namespace)
+
+
+@pytest.mark.docker
+def test_config_check_fails_when_the_user_was_only_echoed(namespace: dict[str, Any]) -> None:
+    wrong_state.ran(_inspect("Config.Env", namespace["ASPNET"]))
+    wrong_state.echoed(_inspect("Config.User", namespace["ASPNET"]))
+    with pytest.raises(CheckFailed, match="you read the aspnet image's user"):
         check_cells.run_check(NOTEBOOK, 6, namespace)
 
 

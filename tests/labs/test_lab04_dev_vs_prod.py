@@ -141,6 +141,16 @@ def test_user_check_fails_when_the_learner_did_not_ask_the_container(namespace: 
 
 
 @pytest.mark.docker
+def test_user_check_fails_when_the_question_was_only_echoed(namespace: dict[str, Any], tmp_path: Path) -> None:
+    non_root = wrong_state.build(LAB_ID, tmp_path, f"FROM {namespace['ASPNET']}\nUSER 1654\n")
+    web = wrong_state.sleeper(LAB_ID, non_root)
+    wrong_state.echoed(f"docker exec {web.name} id")
+    check_cells.run_cell(NOTEBOOK, 5, 1, namespace)
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker exec {web.name} id`")):
+        check_cells.run_check(NOTEBOOK, 5, namespace, PROD=non_root, WEB=web.name)
+
+
+@pytest.mark.docker
 def test_challenge_check_fails_when_the_endpoint_is_missing(namespace: dict[str, Any], tmp_path: Path) -> None:
     registry, address = wrong_state.registry(LAB_ID)  # answers HTTP, but not at /version
     program = tmp_path / "Program.cs"

@@ -49,6 +49,13 @@ def test_name_check_fails_when_the_full_name_was_not_pulled(namespace: dict[str,
         check_cells.run_check(NOTEBOOK, 1, namespace, REGISTRY_FULL=full, TEAM_API_FULL="docker.io/team/api:latest")
 
 
+def test_name_check_fails_when_the_pull_was_only_echoed(namespace: dict[str, Any]) -> None:
+    full = f"docker.io/library/{namespace['REGISTRY_IMAGE']}"
+    wrong_state.echoed(f"docker pull {full}")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker pull {full}`")):
+        check_cells.run_check(NOTEBOOK, 1, namespace, REGISTRY_FULL=full, TEAM_API_FULL="docker.io/team/api:latest")
+
+
 @pytest.mark.docker
 def test_registry_check_fails_when_the_registry_is_not_running(namespace: dict[str, Any]) -> None:
     stopped = client().containers.create(

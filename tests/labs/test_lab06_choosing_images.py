@@ -66,6 +66,12 @@ def test_pull_check_fails_when_the_pulls_were_left_to_prepull(namespace: dict[st
         check_cells.run_check(NOTEBOOK, 5, namespace)
 
 
+def test_pull_check_fails_when_the_pulls_were_only_echoed(namespace: dict[str, Any]) -> None:
+    wrong_state.echoed(f"docker pull {namespace['ASPNET']}", f"docker pull {namespace['ASPNET_CHISELED']}")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker pull {namespace['ASPNET']}`")):
+        check_cells.run_check(NOTEBOOK, 5, namespace)
+
+
 @pytest.mark.docker
 def test_comparison_check_fails_when_the_chiseled_image_is_the_default_one(
     namespace: dict[str, Any],

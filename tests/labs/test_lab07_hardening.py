@@ -74,6 +74,14 @@ def test_globalization_check_fails_on_an_image_with_icu(namespace: dict[str, Any
         check_cells.run_check(NOTEBOOK, 6, namespace, APP=on_aspnet)
 
 
+def test_culture_check_fails_when_the_requests_were_only_echoed(namespace: dict[str, Any]) -> None:
+    """The URL holds the word "culture": only the app's JSON answer ("culture": ...) shows the request was made."""
+    url = "http://127.0.0.1:9"
+    wrong_state.echoed(f"curl -s '{url}/culture?name=de-DE'")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `curl -s '{url}/culture?name=de-DE'`")):
+        check_cells.run_check(NOTEBOOK, 6, namespace, APP=catalog.image("aspnet-chiseled"), URL=url, ASPNET_URL=url)
+
+
 def test_size_check_fails_when_the_hardened_image_is_the_bigger_one(
     namespace: dict[str, Any], on_aspnet: str, on_chiseled_as_root: str
 ) -> None:

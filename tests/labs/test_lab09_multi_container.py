@@ -116,6 +116,14 @@ def test_secret_check_fails_until_the_image_was_read(
         check_cells.run_check(NOTEBOOK, 5, namespace, API=clean, PASSWORD=SECRET)
 
 
+@pytest.mark.docker
+def test_secret_check_fails_when_the_history_was_only_echoed(namespace: dict[str, Any], tmp_path: Path) -> None:
+    clean = wrong_state.build(LAB_ID, tmp_path, f"FROM {ASPNET}\n")
+    wrong_state.echoed(f"docker history --no-trunc {clean}")
+    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker history --no-trunc {clean}`")):
+        check_cells.run_check(NOTEBOOK, 5, namespace, API=clean, PASSWORD=SECRET)
+
+
 def test_logs_check_fails_when_the_item_is_not_in_the_logs(namespace: dict[str, Any]) -> None:
     with pytest.raises(CheckFailed, match="logs --no-color api"):
         check_cells.run_check(NOTEBOOK, 6, namespace, LOGS="api-1  | Now listening on: http://[::]:8080\n", ITEM="x")

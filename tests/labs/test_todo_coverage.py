@@ -85,8 +85,8 @@ CHECK = re.compile(r"\bchecks\.\w+\(")
 DEFINES = re.compile(r"^def ", re.MULTILINE)
 CHECK_FAILED = "CheckFailed"
 # The commands run() recorded in the kernel (what checks.ran reads): forget the learner window's.
-MARK_COMMANDS = "import labkit.shell as _shell; _commands_before = len(_shell.RAN)"
-FORGET_COMMANDS = "del _shell.RAN[_commands_before:]"
+MARK_COMMANDS = "import labkit.shell as _shell; _commands_before = _shell.mark()"
+FORGET_COMMANDS = "_shell.forget(after=_commands_before)"
 _LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.image_info, labkit.web)  # their errors: in LAB_ERRORS
 
 

@@ -1,5 +1,6 @@
 """Docker resources that stand for a learner's wrong state, labelled with the test's lab id."""
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,9 @@ def ran(*commands: str) -> None:
     """The learner ran `commands` through labkit's `run`, where `checks.ran` finds them (they must succeed)."""
     for command in commands:
         shell.run(command, quiet=True)
+
+
+def echoed(*commands: str) -> None:
+    """The learner printed `commands` (`echo '...'`) instead of running them: their text, no engine answer."""
+    for command in commands:
+        shell.run(f"echo {shlex.quote(command)}", quiet=True)
