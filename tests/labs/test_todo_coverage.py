@@ -11,8 +11,8 @@ that one file as labs/ has it, which a failing check must stop.
 
 Any other outcome (a NameError, a command that fails, no error at all) fails the test, unless
 OTHER_ERRORS names that error for that TODO and says why it is the right answer (a Dockerfile left
-with its TODOs stops `docker build`, not a check). An entry that no run uses fails the test too,
-so the table lists only what is true today.
+with its TODOs stops `docker build`, not a check); the TODO's own check failing first is fine too.
+An entry that no TODO of the run matches fails the test, so the table cannot outlive its TODOs.
 """
 
 import os
@@ -304,7 +304,7 @@ def _judge(lab_id: str, stops: list[Stop], say: Callable[[str], None]) -> tuple[
     caught, OTHER_ERRORS entries of the lab that no TODO used."""
     hows: Counter[str] = Counter()
     problems: list[str] = []
-    verdicts: dict[tuple[str, str], tuple[str, str]] = {}
+    used: set[tuple[str, str]] = set()
     for stop in stops:
         entry = _entry(lab_id, stop.key)
         how, verdict = _verdict(stop, OTHER_ERRORS[entry] if entry else None)
@@ -314,11 +314,12 @@ def _judge(lab_id: str, stops: list[Stop], say: Callable[[str], None]) -> tuple[
         if how == "missed":
             problems.append(said)
         if entry:
-            verdicts[entry] = how, verdict
+            used.add(entry)
     for entry in sorted(entry for entry in OTHER_ERRORS if entry[0] == lab_id):
-        how, verdict = verdicts.get(entry, ("", "no TODO of the lab starts so"))
-        if how != "listed":
-            problems.append(f"stale OTHER_ERRORS entry {entry}: {verdict}")
+        # Caught by its own check instead is fine: a race may decide which comes first (lab 9's
+        # `up --wait` fails, or the healthcheck check does); a miss is reported above already.
+        if entry not in used:
+            problems.append(f"stale OTHER_ERRORS entry {entry}: no TODO of the lab starts so")
     return hows, problems
 
 
