@@ -1,6 +1,7 @@
 """Lab 4's check cells fail, with their hints, on a wrong learner state."""
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,20 +132,17 @@ def test_source_check_fails_when_a_container_wrote_build_output(namespace: dict[
 
 
 @pytest.mark.docker
-def test_user_check_fails_when_the_learner_did_not_ask_the_container(namespace: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("record", "asked"),
+    [(wrong_state.ran, "true"), (wrong_state.echoed, "id")],
+    ids=["did-not-ask-the-container", "only-echoed-the-question"],
+)
+def test_user_check_fails_without_the_containers_own_answer(
+    namespace: dict[str, Any], tmp_path: Path, record: Callable[[str], None], asked: str
+) -> None:
     non_root = wrong_state.build(LAB_ID, tmp_path, f"FROM {namespace['ASPNET']}\nUSER 1654\n")
     web = wrong_state.sleeper(LAB_ID, non_root)
-    wrong_state.ran(f"docker exec {web.name} true")
-    check_cells.run_cell(NOTEBOOK, 5, 1, namespace)
-    with pytest.raises(CheckFailed, match=re.escape(f"Run `docker exec {web.name} id`")):
-        check_cells.run_check(NOTEBOOK, 5, namespace, PROD=non_root, WEB=web.name)
-
-
-@pytest.mark.docker
-def test_user_check_fails_when_the_question_was_only_echoed(namespace: dict[str, Any], tmp_path: Path) -> None:
-    non_root = wrong_state.build(LAB_ID, tmp_path, f"FROM {namespace['ASPNET']}\nUSER 1654\n")
-    web = wrong_state.sleeper(LAB_ID, non_root)
-    wrong_state.echoed(f"docker exec {web.name} id")
+    record(f"docker exec {web.name} {asked}")
     check_cells.run_cell(NOTEBOOK, 5, 1, namespace)
     with pytest.raises(CheckFailed, match=re.escape(f"Run `docker exec {web.name} id`")):
         check_cells.run_check(NOTEBOOK, 5, namespace, PROD=non_root, WEB=web.name)
