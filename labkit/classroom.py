@@ -4,8 +4,14 @@ The instructor serves every catalog image from a registry on their laptop; each 
 which pulls the images over the room's network and gives them their real names, so the labs'
 `FROM mcr.microsoft.com/dotnet/sdk:10.0` is satisfied without MCR or Docker Hub.
 
-No Docker Hub pull-through mirror: the course's only Docker Hub image (`registry:2`) is in the
-catalog and is served and renamed like the .NET images, so a mirror would add a second container
+Anyone on the room's network can reach that registry, so nobody there may change what it serves:
+`serve` fills it while it listens on loopback only, then opens it to the room read-only, and prints
+a fingerprint of the manifest digests it served. `join --expect FINGERPRINT` refuses a registry
+whose images do not give that fingerprint (a rogue one at a spoofed address, say) before it pulls
+or renames anything, and pulls each image by its digest, which the engine verifies.
+
+No Docker Hub pull-through mirror: the course's Docker Hub images (`registry:2`, `postgres:17`) are
+in the catalog and are served and renamed like the .NET images, so a mirror would add a second container
 and a `registry-mirrors` entry on every laptop for images no lab uses.
 """
 
@@ -16,9 +22,8 @@ import re
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from email.message import Message
 from typing import Any
 
 from docker.errors import APIError
@@ -31,12 +36,17 @@ from labkit import catalog, cleanup, image_info, names, prepull, refs, web
 from labkit.docker_access import client
 from labkit.doctor import wide_console
 from labkit.errors import LabError
-from labkit.registry_copy import USER_AGENT, Registry, RegistryError, copy, plan
+from labkit.registry.client import USER_AGENT, Registry, RegistryError
+from labkit.registry.copy import copy, plan
 from labkit.waiting import port_free
 
 LAB = names.CLASSROOM_LAB  # `classroom stop` and `labkit clean --lab classroom` remove it; `labkit clean` keeps it
 ADDRESS_LABEL = "org.containerizing-dotnet.classroom"  # where the registry serves, e.g. 192.168.1.10:5000
+FINGERPRINT_LABEL = "org.containerizing-dotnet.classroom.fingerprint"  # set once the registry is read-only
 CONTAINER = "classroom-registry"
+VOLUME = "classroom-registry"  # the served images, kept while the registry is re-created read-only
+STORAGE = "/var/lib/registry"  # registry:2's storage folder
+READ_ONLY = {"REGISTRY_STORAGE_MAINTENANCE_READONLY": '{"enabled": true}'}  # Distribution's storage.maintenance
 REGISTRY_PORT = 5000  # inside the registry:2 container, and the default on the host
 REGISTRY_KEY = "registry"  # the catalog's key for Docker Hub's registry:2
 MB = 1_000_000
@@ -60,8 +70,9 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     serve_cmd = actions.add_parser(
         "serve",
         help="run the classroom registry and fill it with every catalog image",
-        description="Run registry:2 (labelled as a course resource) on ADDRESS:PORT and copy every image of "
-        "images.toml into it; print the line each learner runs.",
+        description="Run registry:2 (labelled as a course resource), copy every image of images.toml into it "
+        "while it listens on loopback only, then open it read-only on ADDRESS:PORT and print the line each learner "
+        "runs, with the fingerprint of what it serves.",
     )
     serve_cmd.add_argument("--address", help="address learners reach (default: this machine's LAN address)")
     serve_cmd.add_argument("--port", type=int, default=REGISTRY_PORT, help=f"default {REGISTRY_PORT}")
@@ -74,11 +85,18 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     join_cmd = actions.add_parser(
         "join",
         help="pull every catalog image from the classroom registry and give it its real name",
-        description="Check that this engine may pull from ADDRESS, pull every image of images.toml from it, "
-        "name each as the labs expect, and end with prepull's verdict. Run again to resume.",
+        description="Check that this engine may pull from ADDRESS and that ADDRESS serves the images `serve` "
+        "fingerprinted, pull every image of images.toml from it by digest, name each as the labs expect, and end "
+        "with prepull's verdict. Run again to resume.",
     )
     join_cmd.add_argument("address", metavar="ADDRESS[:PORT]", help=f"the instructor's registry (port {REGISTRY_PORT})")
-    join_cmd.set_defaults(run=lambda args: join(args.address, wide_console()))
+    join_cmd.add_argument(
+        "--expect",
+        required=True,
+        metavar="FINGERPRINT",
+        help="the fingerprint `serve` printed, e.g. 4f2a-91c0-7be3-0d5a",
+    )
+    join_cmd.set_defaults(run=lambda args: join(args.address, args.expect, wide_console()))
     status_cmd = actions.add_parser("status", help="what the classroom registry serves and how many pulls it answered")
     status_cmd.set_defaults(run=lambda args: status(wide_console()))
     stop_cmd = actions.add_parser("stop", help="remove the classroom registry (course-labelled resources only)")
@@ -136,7 +154,8 @@ def serve(address: str | None, port: int, all_platforms: bool, out: Console) -> 
     push_host = own_address(host, port)
     started = time.monotonic()
     with _progress(out) as progress:
-        _ensure_registry(host, port, progress)
+        image = image_for_registry(progress)
+        _open_for_filling(image, host, port)
         dest = Registry(push_host)
         before = stored_bytes(dest)
         sources: dict[str, Registry] = {}
@@ -146,16 +165,42 @@ def serve(address: str | None, port: int, all_platforms: bool, out: Console) -> 
             else:
                 _push(entry.ref, push_host, progress)
     after = stored_bytes(dest)
+    served = fingerprint(served_digests(dest))
+    _open_to_room(image, host, port, served)
     seconds = time.monotonic() - started
     out.print(
-        f"[green]✔[/] {len(catalog.images())} images from images.toml served on {where}: "
+        f"[green]✔[/] {len(catalog.images())} images from images.toml served read-only on {where}: "
         f"{(after - before) / MB:.0f} MB copied in {seconds:.0f} s ({after / MB:.0f} MB in the registry, compressed).",
         highlight=False,
     )
-    out.print(f"Each learner runs:\n\n    python -m labkit classroom join {where}\n", highlight=False)
+    out.print(f"Each learner runs:\n\n    {join_line(where, served)}\n", highlight=False)
     if not names.is_loopback(host):
         out.print(f"(`join` tells a learner's engine that still needs an `insecure-registries` entry for {where}.)")
     return 0
+
+
+def join_line(where: str, served: str) -> str:
+    return f"python -m labkit classroom join {where} --expect {served}"
+
+
+def served_digests(where: Registry) -> dict[str, str | None]:
+    """Each catalog image's manifest digest in the registry (computed from its bytes); None when missing."""
+    found = {}
+    for entry in catalog.images():
+        image = refs.parse(entry.ref)
+        manifest = where.find_manifest(image.repository, image.tag_or_latest)
+        found[entry.ref] = None if manifest is None else manifest.digest
+    return found
+
+
+def fingerprint(digests: dict[str, str | None]) -> str:
+    """16 hex digits of a hash over every image name and digest, e.g. 4f2a-91c0-7be3-0d5a.
+
+    Why 16: a rogue registry that wanted other images to give the same fingerprint would need
+    about 2**64 tries; 6 digits would take a laptop seconds."""
+    text = "".join(f"{ref} {digest}\n" for ref, digest in sorted(digests.items()))
+    found = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return "-".join(found[start : start + 4] for start in range(0, 16, 4))
 
 
 @contextmanager
@@ -170,25 +215,26 @@ def classroom_container() -> Container | None:
     return found[0] if found else None
 
 
-def _ensure_registry(host: str, port: int, progress: Progress) -> None:
-    """Start the labelled registry:2 container on host:port, or reuse the one already serving there."""
+def _open_for_filling(image: str, host: str, port: int) -> None:
+    """(Re)create the labelled registry:2 container writable, listening on loopback only: nobody in
+    the room can push while it fills. A registry serving this address before keeps its images."""
     where = f"{host}:{port}"
-    published = bindings(host, port)
     running = classroom_container()
-    if running is not None and running.labels.get(ADDRESS_LABEL) == where:
-        if running.status != "running":
-            running.start()
-    else:
-        for address, number in published:
+    if running is not None and running.labels.get(ADDRESS_LABEL) != where:
+        raise ClassroomError(
+            f"A classroom registry already serves {running.labels.get(ADDRESS_LABEL)}: remove it with "
+            "`python -m labkit classroom stop` first, or serve on that address."
+        )
+    if running is None:
+        for address, number in bindings(host, port):
             if not port_free(address, number):
                 raise ClassroomError(f"{address}:{number} is taken: serve on another port, e.g. --port {number + 1}.")
-        if running is not None:
-            raise ClassroomError(
-                f"A classroom registry already serves {running.labels.get(ADDRESS_LABEL)}: remove it with "
-                "`python -m labkit classroom stop` first, or serve on that address."
-            )
-        _start(image_for_registry(progress), where, published)
-    web.wait_for_http(f"http://{own_address(host, port)}/v2/", timeout=30)
+    _start(image, where, [split_address(own_address(host, port))], {})
+
+
+def _open_to_room(image: str, host: str, port: int, served: str) -> None:
+    """Re-create the registry read-only on the room's address (and loopback), labelled with its fingerprint."""
+    _start(image, f"{host}:{port}", bindings(host, port), {FINGERPRINT_LABEL: served}, READ_ONLY)
 
 
 def image_for_registry(progress: Progress) -> str:
@@ -198,20 +244,37 @@ def image_for_registry(progress: Progress) -> str:
     return image
 
 
-def _start(image: str, where: str, published: list[tuple[str, int]]) -> None:
+def _start(
+    image: str,
+    where: str,
+    published: list[tuple[str, int]],
+    labels: dict[str, str],
+    environment: dict[str, str] | None = None,
+) -> None:
+    """Replace the classroom registry container (its images stay in the labelled volume) and wait for it."""
+    docker = client()
+    existing = classroom_container()
+    if existing is not None:
+        existing.remove(force=True)
+    if not docker.volumes.list(filters={"name": f"^{VOLUME}$"}):
+        docker.volumes.create(VOLUME, labels=names.labels(LAB))
     try:
-        client().containers.run(
+        docker.containers.run(
             image,
             detach=True,
             name=CONTAINER,
-            labels={**names.labels(LAB), ADDRESS_LABEL: where},
+            labels={**names.labels(LAB), ADDRESS_LABEL: where, **labels},
             ports={f"{REGISTRY_PORT}/tcp": published},
+            volumes={VOLUME: {"bind": STORAGE, "mode": "rw"}},
+            environment=environment or {},
             restart_policy={"Name": "unless-stopped"},
         )
     except APIError as exc:
         cleanup.remove(LAB)  # a container that was created but could not start
         reason = str(exc.explanation or exc).strip().splitlines()[0]
         raise ClassroomError(f"The classroom registry could not start on {where}: {reason}") from exc
+    address, port = published[-1]
+    web.wait_for_http(f"http://{address}:{port}/v2/", timeout=30)
 
 
 def _push(ref: str, push_host: str, progress: Progress) -> None:
@@ -285,6 +348,7 @@ def status(out: Console) -> int:
     where = container.labels.get(ADDRESS_LABEL, "?")
     host, port = split_address(where)
     served = Registry(own_address(host, port))
+    digests = served_digests(served)
     table = Table("", Column("image", overflow="fold"), Column("served as", overflow="fold"), "platforms")
     missing = 0
     for entry in catalog.images():
@@ -293,14 +357,22 @@ def status(out: Console) -> int:
         missing += platforms is None
         mark = "[green]✔[/]" if platforms else "[red]✘[/]"
         table.add_row(mark, entry.ref, served_ref(entry.ref, where), platforms or "not served: run `serve` again")
-    pulls = count_pulls(container.logs().decode("utf-8", "replace"))
+    pulls = count_pulls(container.logs().decode("utf-8", "replace"), {d for d in digests.values() if d})
     out.print(f"Classroom registry {container.name} ({container.status}) on {where}:", highlight=False)
     out.print(table)
     out.print(
         f"{stored_bytes(served) / MB:.0f} MB served; {sum(pulls.values())} image pull(s) answered, "
-        f"from {len(pulls)} address(es).\nLearners run: python -m labkit classroom join {where}",
+        f"from {len(pulls)} address(es).",
         highlight=False,
     )
+    opened = container.labels.get(FINGERPRINT_LABEL)
+    if opened is None:
+        out.print("[red]✘[/] Not open to the room yet (`serve` stopped while filling it): run `serve` again.")
+        return 1
+    if opened != fingerprint(digests):
+        out.print(f"[red]✘[/] It serves other images than `serve` fingerprinted ({opened}): run `serve` again.")
+        return 1
+    out.print(f"Read-only; learners run: {join_line(where, opened)}", highlight=False)
     return 1 if missing else 0
 
 
@@ -318,12 +390,17 @@ def _platforms(served: Registry, repo: str, tag: str) -> str | None:
     )
 
 
-def count_pulls(logs: str) -> Counter[str]:
-    """Pulls per client address: manifest requests by tag answered 200 (labkit's own requests left out)."""
+def count_pulls(logs: str, images: set[str]) -> Counter[str]:
+    """Pulls per client address: requests answered 200 for an image's manifest, by tag or by one of the
+    `images` digests (`join` pulls by digest; a platform's manifest under an index is no second pull),
+    labkit's own requests left out."""
     pulls: Counter[str] = Counter()
     for line in logs.splitlines():
         found = _PULL.match(line.strip())
-        if found and not found.group(3).startswith("sha256:") and USER_AGENT not in found.group(4):
+        if not found or USER_AGENT in found.group(4):
+            continue
+        reference = found.group(3)
+        if not reference.startswith("sha256:") or reference in images:
             pulls[found.group(1)] += 1
     return pulls
 
@@ -340,36 +417,51 @@ def stop(out: Console) -> int:
 # ---------------------------------------------------------------- join
 
 
-def join(address: str, out: Console) -> int:
+def join(address: str, expect: str, out: Console) -> int:
     host, port = split_address(address)
     where = f"{host}:{port}"
+    expected = _fingerprint_given(expect)
     classroom = Registry(where, plain_http=True)
     _check_answers(classroom)
     if not engine_allows(where, client().info()):
         out.print(insecure_advice(where), highlight=False, soft_wrap=True)
         return 1
-    images = catalog.images()
-    lacking = [e.ref for e in images if not _serves(classroom, e.ref)]
+    digests = served_digests(classroom)
+    lacking = [ref for ref, digest in digests.items() if digest is None]
     if lacking:
         raise ClassroomError(
             f"The classroom registry at {where} lacks {', '.join(lacking)}: ask the instructor to run "
             "`python -m labkit classroom serve` again (it follows images.toml)."
         )
+    found = fingerprint(digests)
+    if found != expected:
+        raise ClassroomError(
+            f"The registry at {where} does not serve what the instructor served: its images give the fingerprint "
+            f"{found}, not {expected}. Nothing was pulled or renamed; check the address and the fingerprint with "
+            "the instructor."
+        )
     with _progress(out) as progress:
-        for entry in images:
-            _fetch(entry.ref, classroom, progress)
+        for ref, digest in digests.items():
+            assert digest is not None  # checked above
+            _fetch(ref, digest, classroom, progress)
     return prepull.main(console=out)
 
 
-def _serves(classroom: Registry, ref: str) -> bool:
-    image = refs.parse(ref)
-    return image.tag_or_latest in classroom.tags(image.repository)
+def _fingerprint_given(text: str) -> str:
+    """The fingerprint as `serve` prints it, however it was typed (case, dashes, spaces)."""
+    digits = re.sub(r"[\s-]", "", text).lower()
+    if not re.fullmatch(r"[0-9a-f]{16}", digits):
+        raise ClassroomError(
+            f"--expect {text!r} is not a fingerprint: give the 16 digits `serve` printed, e.g. 4f2a-91c0-7be3-0d5a."
+        )
+    return "-".join(digits[start : start + 4] for start in range(0, 16, 4))
 
 
 def _check_answers(classroom: Registry) -> None:
     """A registry that needs no token answers there, or ClassroomError saying what answered instead."""
     try:
-        status, headers = classroom.ping(PROBE_TIMEOUT)
+        with classroom.ping(PROBE_TIMEOUT) as answer:
+            status, headers = answer.status_code, answer.headers
     except RegistryError as exc:
         raise ClassroomError(
             f"Nothing answers at {classroom.host} ({exc}). Is `python -m labkit classroom serve` running on the "
@@ -382,7 +474,7 @@ def _check_answers(classroom: Registry) -> None:
         )
 
 
-def _not_a_classroom_registry(status: int, headers: Message) -> str | None:
+def _not_a_classroom_registry(status: int, headers: Mapping[str, str]) -> str | None:
     """What is wrong with this answer to GET /v2/, or None when a classroom registry gave it."""
     challenge = headers.get("WWW-Authenticate", "")
     if status == 401 and challenge:
@@ -423,13 +515,14 @@ def insecure_advice(where: str) -> str:
     )
 
 
-def _fetch(ref: str, classroom: Registry, progress: Progress) -> None:
-    """Pull one image from the classroom and give it its real name; skip it when that image is already here."""
+def _fetch(ref: str, digest: str, classroom: Registry, progress: Progress) -> None:
+    """Pull one image from the classroom by its digest (the engine checks the bytes against it) and give it
+    its real name; skip it when that image is already here."""
     image = refs.parse(ref)
-    if _local_id(ref) in _served_ids(classroom, image.repository, image.tag_or_latest):
+    if _local_id(ref) in classroom.image_ids(image.repository, digest):
         progress.console.print(f"[green]✔[/] {ref} is already here (the same image)", highlight=False)
         return
-    source = served_ref(ref, classroom.host)
+    source = f"{classroom.host}/{image.repository}@{digest}"
     task: TaskID = progress.add_task(ref, total=None)
     prepull.pull(source, progress, task)
     docker = client().api
@@ -440,15 +533,3 @@ def _fetch(ref: str, classroom: Registry, progress: Progress) -> None:
 
 def _local_id(ref: str) -> str | None:
     return str(image_info.inspect(ref)["Id"]) if image_info.exists(ref) else None
-
-
-def _served_ids(classroom: Registry, repo: str, tag: str) -> set[str]:
-    """The ids a local copy of this image may have: its config digests, or (containerd store) its manifest digests."""
-    top = classroom.manifest(repo, tag)
-    ids = {"sha256:" + hashlib.sha256(top.body).hexdigest()}
-    manifests = [classroom.manifest(repo, e["digest"]) for e in top.data["manifests"]] if top.is_index else [top]
-    for manifest in manifests:
-        ids.add(manifest.data.get("config", {}).get("digest", ""))
-    if top.is_index:
-        ids |= {e["digest"] for e in top.data["manifests"]}
-    return ids

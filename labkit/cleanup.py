@@ -87,7 +87,7 @@ def _without_running_classroom(found: list[Resource], dry_run: bool) -> list[Res
     for resource in running:
         verb = "Would keep" if dry_run else "Kept"
         print(f"{verb} the classroom registry {resource.name} (`python -m labkit classroom stop` removes it).")
-    return [r for r in found if r not in running]
+    return [r for r in found if r.lab != CLASSROOM_LAB] if running else found  # its volume holds what it serves
 
 
 def remove_if_reachable(lab_id: str) -> None:

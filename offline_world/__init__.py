@@ -10,6 +10,10 @@ chiseled runtime-deps/runtime/aspnet, and Docker Hub's registry:2) from the mach
 on a debootstrapped Debian 12 base, following the official recipe (offline_world/recipe/), and
 serves them from Debian's docker-registry on 127.0.0.1:443 with a locally made certificate, a hosts
 entry and /etc/docker/certs.d, so `docker pull mcr.microsoft.com/dotnet/sdk:10.0` works unmodified.
+Docker Hub's names come from a read-only view of the same storage on registry-1.docker.io
+(127.0.2.1) that, as Docker Hub does, asks for a token from auth.docker.io (127.0.2.2, the world's
+token service); the world's CA is in the machine's CA store too, as the public CA of the real
+auth.docker.io is, since BuildKit's client fetches those tokens itself.
 
 It runs only when switched on (COURSE_OFFLINE_WORLD=1) and refuses a machine that reaches the real
 registry. It either finishes or leaves the machine as `down` does. Images and caches stay: the second
@@ -17,5 +21,6 @@ registry. It either finishes or leaves the machine as `down` does. Images and ca
 
 One module per job: `preflight` (facts and refusals), `engine` (packages, dockerd, the client),
 `base` (the Debian image), `standins` (the images), `registry` (TLS and the loopback registry),
-`hosts` (hosts entry, certs.d), `commands` (up, down, status, env), `__main__` (the command line).
+`hub` (Docker Hub's registry and token service, `token_service`), `hosts` (hosts entries, certs.d,
+the machine's CA store), `commands` (up, down, status, env), `__main__` (the command line).
 """

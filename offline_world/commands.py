@@ -7,10 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from labkit.errors import LabError
-from labkit.names import LOOPBACK
-from offline_world import engine, hosts, registry
+from offline_world import engine, hosts, hub, registry
 from offline_world.base import BASE_IMAGE, base_image, ensure_base
-from offline_world.machine import DATABASE_SUITE, ENGINE_SUITE, HTTPS_PORT, MCR, SERVED_HOSTS, STATE, SYSTEM_PATH, say
+from offline_world.machine import ADDRESSES, DATABASE_SUITE, ENGINE_SUITE, HTTPS_PORT, MCR, STATE, SYSTEM_PATH, say
 from offline_world.preflight import DebianMirrors, DotnetInstall, Refused, preflight
 from offline_world.standins import (
     build,
@@ -62,6 +61,7 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
     engine.ensure_packages(mirrors.main)
     ca = registry.ensure_tls()
     hosts.install_certs(ca)
+    hosts.trust_in_system(ca)
     engine.add_hub_mirror()
     engine.ensure_dockerd()
     if not engine.engine_has_mirror():
@@ -83,10 +83,12 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
     registry.ensure_registry()
     for standin, image_id, _ in built:
         push(standin, image_id)
+    hub.ensure_hub([standin.repo for standin in images if not standin.local.startswith(f"{MCR}/")])
     hosts.add_hosts_entry()
     engine.pull_when_resolved(f"{MCR}/dotnet/sdk:{dotnet_tag(install.runtime)}")
     engine.pull_when_resolved(images[-1].ref())
-    say(f"up: {len(built)} stand-ins served on {LOOPBACK}:{HTTPS_PORT} as {', '.join(SERVED_HOSTS)}")
+    served = ", ".join(f"{name} ({address})" for name, address in ADDRESSES.items())
+    say(f"up: {len(built)} stand-ins served on port {HTTPS_PORT} as {served}")
     say(f"put {shim} first on PATH and export DOCKER_BUILDKIT=1")
     return shim
 
@@ -97,10 +99,12 @@ def down() -> list[str]:
     Every step is tried even when an earlier one fails, so a failing `up` that calls this still
     leaves nothing half-configured that could be undone; the failures are raised together."""
     steps = [
-        (hosts.remove_hosts_entry, f"removed the {', '.join(SERVED_HOSTS)} entry from {hosts.HOSTS}"),
+        (hosts.remove_hosts_entry, f"removed the {', '.join(ADDRESSES)} entries from {hosts.HOSTS}"),
         (lambda: hosts.remove_certs(registry.our_ca()), f"removed the CA from {hosts.CERTS_D}"),
+        (hosts.untrust_in_system, f"removed the CA from the machine's CA store ({hosts.CA_CONF})"),
         (engine.remove_hub_mirror, f"removed the Docker Hub mirror from {engine.DAEMON_JSON}"),
         (registry.stop_registry, "stopped the registry"),
+        (hub.stop_hub, "stopped the Docker Hub registry and its token service"),
         (engine.restore_image_store, f"restored the image store setting in {engine.DAEMON_JSON}"),
         (engine.remove_engine_source, f"removed the {ENGINE_SUITE} apt source and pin (the engine stays)"),
     ]
@@ -120,7 +124,9 @@ def status() -> dict[str, bool]:
     return {
         "hosts entry": hosts.hosts_entry_present(),
         "CA in /etc/docker/certs.d": hosts.certs_installed(registry.our_ca()),
+        "CA in the machine's CA store": hosts.system_trusts(registry.our_ca()),
         "registry": registry.registry_pid() is not None and registry.registry_ok(),
+        "Docker Hub registry asking for a token": hub.hub_running(),
         "Docker Hub mirror": engine.hub_mirror_in_use(),
     }
 

@@ -32,7 +32,12 @@ from offline_world.machine import DOCKER_HUB, ENGINE_SUITE, STATE, SYSTEM_PATH, 
 
 ENGINE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "docker-compose", "containerd")
 ENGINE_MAJOR = 26
-TOOL_PACKAGES = {"docker-registry": "docker-registry", "debootstrap": "debootstrap", "openssl": "openssl"}
+TOOL_PACKAGES = {
+    "docker-registry": "docker-registry",
+    "debootstrap": "debootstrap",
+    "openssl": "openssl",
+    "update-ca-certificates": "ca-certificates",  # the world's CA in the machine's CA store
+}
 CLI_PLUGINS = Path("/usr/libexec/docker/cli-plugins")
 APT_SOURCE = Path("/etc/apt/sources.list.d/containerizing-dotnet-trixie.list")
 APT_PIN = Path("/etc/apt/preferences.d/containerizing-dotnet-trixie")

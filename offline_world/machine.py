@@ -3,10 +3,13 @@
 import hashlib
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import LabError
-from labkit.waiting import TimedOut, wait_until
+from labkit.names import LOOPBACK
+from labkit.shell import tail
+from labkit.waiting import TimedOut, process_alive, stop_process, wait_until
 
 SWITCH = "COURSE_OFFLINE_WORLD"
 # The system's own tools, whatever PATH the caller has (PATH only decides which `dotnet` is used)
@@ -18,7 +21,12 @@ RECIPE = Path(__file__).resolve().parent / "recipe"
 HTTPS_PORT = 443
 MCR = "mcr.microsoft.com"
 DOCKER_HUB = "registry-1.docker.io"
-SERVED_HOSTS = (MCR, DOCKER_HUB)
+DOCKER_HUB_AUTH = "auth.docker.io"  # Docker Hub's token service, the realm of its Bearer challenge
+SERVED_HOSTS = (MCR, DOCKER_HUB)  # the registries: dockerd trusts the world's CA for each (certs.d)
+# Each name on its own loopback address, all on port 443 as the real ones: MCR's registry (also
+# pushed to as localhost), Docker Hub's (which asks for a token) and Docker Hub's token service.
+# 127.0.2.x, so the 127.0.0.x addresses tests use for other servers stay free.
+ADDRESSES = {MCR: LOOPBACK, DOCKER_HUB: "127.0.2.1", DOCKER_HUB_AUTH: "127.0.2.2"}
 SUITE = "bookworm"  # the Debian release under every stand-in
 ENGINE_SUITE = "trixie"  # the Debian release the Docker engine comes from
 DATABASE_SUITE = "trixie"  # the Debian release under the postgres stand-in (its postgresql-17)
@@ -68,3 +76,70 @@ def wait_for(
         wait_until(probe, timeout=timeout, interval=interval, what=what, why_not=why_not)
     except TimedOut as exc:
         raise LabError(str(exc)) from None  # deliberate: the same message, re-typed; it has no cause
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """A server the world keeps running in the background on `address`:`port`, known by its pid file."""
+
+    what: str  # for messages: "the registry"
+    program: str  # a word of its command line, so a pid the system reused is not taken for it
+    address: str
+    config: Path  # the file it reads at start; a change restarts it
+    pid_file: Path
+    log: Path
+    port: int = HTTPS_PORT
+
+    def pid(self) -> int | None:
+        """Its pid, if it still runs."""
+        try:
+            pid = int(read(self.pid_file).strip())
+        except ValueError:
+            return None
+        return pid if self.program in read(Path(f"/proc/{pid}/cmdline")).replace("\0", " ") else None
+
+    def stop(self) -> bool:
+        """Stop it and return once it is gone and its address can be bound again; False when it did not run."""
+        pid = self.pid()
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        stop_process(pid, port=(self.address, self.port))
+        return True
+
+    def ensure(
+        self, config: str, command: Sequence[str], ready: Callable[[], bool], inputs: Sequence[Path] = ()
+    ) -> bool:
+        """Keep it running `command` with `config` (its config file's text). It is (re)started only when
+        it does not run, is not `ready`, its config changed or one of `inputs` (files it reads at start,
+        such as its certificate) changed since it started. True when it (re)started."""
+        if self.pid() is not None and read(self.config) == config and not self._predates(inputs) and ready():
+            return False
+        self.stop()
+        self.config.write_text(config)
+        say(f"starting {self.what} on {self.address}:{self.port}")
+        pid = start_detached(command, self.log)
+        self.pid_file.write_text(f"{pid}\n")
+        wait_for(
+            lambda: self._serving(pid, ready),
+            timeout=20,
+            what=f"{self.what} answering on {self.address}:{self.port}",
+            why_not=self._last_logged,
+        )
+        return True
+
+    def _predates(self, inputs: Sequence[Path]) -> bool:
+        """True when one of `inputs` was written after the pid file, that is after it started."""
+        try:
+            started = self.pid_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return True
+        return any(path.exists() and path.stat().st_mtime_ns > started for path in inputs)
+
+    def _serving(self, pid: int, ready: Callable[[], bool]) -> bool:
+        if not process_alive(pid):
+            raise LabError(f"{self.what} exited as it started ({self._last_logged()})")
+        return ready()
+
+    def _last_logged(self) -> str:
+        return f"last line of {self.log}: {tail(read(self.log), 1) or '(empty)'}"

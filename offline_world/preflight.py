@@ -11,9 +11,22 @@ from pathlib import Path
 
 from labkit import run, web
 from labkit.errors import LabError
-from labkit.names import LOOPBACK, port_in_use
+from labkit.names import port_in_use
 from offline_world.hosts import HOSTS, MARKER, ca_file
-from offline_world.machine import ENGINE_SUITE, HTTPS_PORT, MCR, SERVED_HOSTS, SUITE, SWITCH, SYSTEM_PATH, read
+from offline_world.hub import hub_registry, token_daemon
+from offline_world.machine import (
+    ADDRESSES,
+    DOCKER_HUB,
+    DOCKER_HUB_AUTH,
+    ENGINE_SUITE,
+    HTTPS_PORT,
+    MCR,
+    SERVED_HOSTS,
+    SUITE,
+    SWITCH,
+    SYSTEM_PATH,
+    read,
+)
 from offline_world.registry import our_ca, registry_pid
 
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
@@ -186,11 +199,21 @@ def mcr_reachable(timeout: float = 3.0) -> bool:
     return registry_answers(MCR, addresses, timeout)
 
 
-def port_problem(host: str, port: int, ours: bool) -> str | None:
-    """None when nothing listens on `host:port` (or this setup's registry does), else why not."""
+def port_problem(host: str, port: int, ours: bool, what: str = "the offline registry") -> str | None:
+    """None when nothing listens on `host:port` (or this setup's server does), else why not."""
     if ours or not port_in_use(port, host):
         return None
-    return f"{host}:{port} is already taken by another program; the offline registry must listen there"
+    return f"{host}:{port} is already taken by another program; {what} must listen there"
+
+
+def port_problems() -> list[str | None]:
+    """Each server of the world needs its address at port 443, unless it is the one listening there."""
+    servers = {
+        MCR: ("the offline registry", registry_pid()),
+        DOCKER_HUB: ("the Docker Hub stand-in", hub_registry().pid()),
+        DOCKER_HUB_AUTH: ("the Docker Hub token service", token_daemon().pid()),
+    }
+    return [port_problem(ADDRESSES[name], HTTPS_PORT, pid is not None, what) for name, (what, pid) in servers.items()]
 
 
 def root_problem(euid: int) -> str | None:
@@ -232,6 +255,6 @@ def preflight(environ: dict[str, str]) -> tuple[list[str], DotnetInstall | None,
         problems.append(archive_problem(mirrors.main) or archive_problem(mirrors.main, ENGINE_SUITE))
     if mcr_reachable():
         problems.append(f"https://{MCR}/v2/ answers: this machine reaches the real registry, so it needs no stand-ins")
-    problems.append(port_problem(LOOPBACK, HTTPS_PORT, ours=registry_pid() is not None))
+    problems += port_problems()
     problems.append(foreign_certs_problem(our_ca()))
     return [problem for problem in problems if problem], install, mirrors

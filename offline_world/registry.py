@@ -1,16 +1,17 @@
-"""The loopback registry: a local CA and server certificate, and Debian's docker-registry on 127.0.0.1:443."""
+"""The loopback registry: a local CA and server certificate, and Debian's docker-registry on 127.0.0.1:443.
 
-import json
+`registry_config` and `serve` also run the read-only view of the same storage that stands in for
+Docker Hub (offline_world/hub.py)."""
+
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 
-from labkit import run, web
-from labkit.errors import LabError
+from labkit import run
 from labkit.names import LOOPBACK
-from labkit.shell import tail
-from labkit.waiting import process_alive, stop_process
-from offline_world.machine import HTTPS_PORT, MCR, SERVED_HOSTS, STATE, read, say, start_detached, wait_for
+from labkit.registry.client import Registry, RegistryError
+from offline_world.machine import ADDRESSES, HTTPS_PORT, MCR, STATE, Daemon, read, say
 
 TLS_DIR = STATE / "tls"
 REGISTRY_STORAGE = STATE / "registry"
@@ -19,8 +20,7 @@ REGISTRY_PID = STATE / "registry.pid"
 REGISTRY_LOG = STATE / "registry.log"
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 PUSH_HOST = "localhost"
-CERT_NAMES = (*SERVED_HOSTS, PUSH_HOST)
-MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json,application/vnd.oci.image.manifest.v1+json"
+CERT_NAMES = (*ADDRESSES, PUSH_HOST)  # one certificate for every name the world serves
 
 
 def our_ca() -> str | None:
@@ -38,7 +38,7 @@ def ensure_tls() -> str:
         subject = ["-subj", "/CN=containerizing-dotnet offline CA"]
         usage = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
         run([*request, *subject, *usage, "-keyout", str(key), "-out", str(ca)], quiet=True)
-    names = ",".join([*(f"DNS:{name}" for name in CERT_NAMES), f"IP:{LOOPBACK}"])
+    names = ",".join([*(f"DNS:{name}" for name in CERT_NAMES), *(f"IP:{address}" for address in ADDRESSES.values())])
     server, names_file = TLS_DIR / "server.crt", TLS_DIR / "server.names"
     if not server.exists() or read(names_file) != names + ca.read_text():
         (TLS_DIR / "server.ext").write_text(
@@ -55,96 +55,75 @@ def ensure_tls() -> str:
     return ca.read_text()
 
 
-def registry_config() -> dict[str, object]:
-    return {
+def registry_config(address: str = LOOPBACK, auth: dict[str, object] | None = None) -> dict[str, object]:
+    """docker-registry's config for the world's storage on address:443: the registry `up` pushes to,
+    or, with `auth` (Distribution's auth section), a read-only view of the same storage that asks
+    clients for it (the Docker Hub stand-in; it caches nothing, so it never serves a deleted blob)."""
+    filesystem = {"rootdirectory": str(REGISTRY_STORAGE)}
+    read_only = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
+    storage: dict[str, object] = (
+        {"cache": {"blobdescriptor": "inmemory"}, "filesystem": filesystem, "delete": {"enabled": True}}
+        if auth is None
+        else {"filesystem": filesystem, "maintenance": read_only}
+    )
+    config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn", "fields": {"service": "containerizing-dotnet-offline"}},
-        "storage": {
-            "cache": {"blobdescriptor": "inmemory"},
-            "filesystem": {"rootdirectory": str(REGISTRY_STORAGE)},
-            "delete": {"enabled": True},
-        },
+        "storage": storage,
         "http": {
-            "addr": f"{LOOPBACK}:{HTTPS_PORT}",
+            "addr": f"{address}:{HTTPS_PORT}",
             "tls": {"certificate": str(TLS_DIR / "server.crt"), "key": str(TLS_DIR / "server.key")},
             "headers": {"X-Content-Type-Options": ["nosniff"]},
         },
     }
+    return config if auth is None else {**config, "auth": auth}
 
 
-def _written_config() -> object:
-    try:
-        return yaml.safe_load(read(REGISTRY_CONFIG))
-    except yaml.YAMLError:
-        return None
+def registry_daemon() -> Daemon:
+    """The registry `up` pushes to, as MCR (looked up at each call: tests point the paths elsewhere)."""
+    return Daemon("the registry", REGISTRY_BINARY, LOOPBACK, REGISTRY_CONFIG, REGISTRY_PID, REGISTRY_LOG)
 
 
 def ensure_registry() -> None:
-    """Debian's docker-registry on 127.0.0.1:443, restarted only when its config changed."""
-    config = registry_config()
-    if registry_pid() is not None and _written_config() == config and registry_ok():
-        return
-    stop_registry()
+    """Debian's docker-registry on 127.0.0.1:443, restarted only when its config or certificate changed."""
+    serve(registry_daemon(), registry_config(), registry_ok)
+
+
+def serve(daemon: Daemon, config: dict[str, object], ready: Callable[[], bool], inputs: Sequence[Path] = ()) -> None:
+    """Keep a docker-registry of the world's storage running as `daemon` with `config`; it restarts when
+    its certificate or one of `inputs` (other files its config names) changed."""
     REGISTRY_STORAGE.mkdir(parents=True, exist_ok=True)
-    REGISTRY_CONFIG.write_text(yaml.safe_dump(config, sort_keys=False))
-    say(f"starting the registry on {LOOPBACK}:{HTTPS_PORT}")
-    pid = start_detached([REGISTRY_BINARY, "serve", str(REGISTRY_CONFIG)], REGISTRY_LOG)
-    REGISTRY_PID.write_text(f"{pid}\n")
-    wait_for(
-        lambda: _serving(pid),
-        timeout=20,
-        what=f"the registry answering on {LOOPBACK}:{HTTPS_PORT}",
-        why_not=_last_logged,
-    )
+    command = [REGISTRY_BINARY, "serve", str(daemon.config)]
+    text = yaml.safe_dump(config, sort_keys=False)
+    daemon.ensure(text, command, ready, inputs=(TLS_DIR / "server.crt", *inputs))
 
 
-def _serving(pid: int) -> bool:
-    if not process_alive(pid):
-        raise LabError(f"the registry exited as it started ({_last_logged()})")
-    return registry_ok()
-
-
-def _last_logged() -> str:
-    return f"last line of {REGISTRY_LOG}: {tail(read(REGISTRY_LOG), 1) or '(empty)'}"
-
-
-def registry_get(path: str, accept: str = "application/json") -> web.HttpAnswer:
-    return web.get(f"https://{PUSH_HOST}{path}", headers={"Accept": accept}, cafile=str(TLS_DIR / "ca.crt"))
+def world_registry() -> Registry:
+    """The registry as the world's own tools reach it: https://localhost, trusting the world's CA."""
+    return Registry(PUSH_HOST, plain_http=False, cafile=TLS_DIR / "ca.crt")
 
 
 def registry_ok() -> bool:
     try:
-        return registry_get("/v2/").status == 200
-    except OSError:
+        with world_registry().ping(timeout=5) as answer:
+            return answer.status_code == 200
+    except RegistryError:
         return False
 
 
 def registry_pid() -> int | None:
     """The pid of the registry this setup started, if it still runs."""
-    try:
-        pid = int(read(REGISTRY_PID).strip())
-    except ValueError:
-        return None
-    return pid if REGISTRY_BINARY in read(Path(f"/proc/{pid}/cmdline")).replace("\0", " ") else None
+    return registry_daemon().pid()
 
 
 def stop_registry() -> bool:
     """Stop the registry and return once it is gone and 127.0.0.1:443 can be bound again."""
-    pid = registry_pid()
-    REGISTRY_PID.unlink(missing_ok=True)
-    if pid is None:
-        return False
-    stop_process(pid, port=(LOOPBACK, HTTPS_PORT))
-    return True
+    return registry_daemon().stop()
 
 
-def served_config_digest(repo: str, tag: str) -> str | None:
-    """The image id (config digest) the registry serves for repo:tag, or None."""
-    answer = registry_get(f"/v2/{repo}/manifests/{tag}", accept=MANIFEST_TYPES)
-    if answer.status != 200:
-        return None
-    digest = json.loads(answer.body).get("config", {}).get("digest")
-    return str(digest) if digest else None
+def served_ids(repo: str, tag: str) -> set[str]:
+    """The ids a local image must have to be the one the registry serves as repo:tag (either image store)."""
+    return world_registry().image_ids(repo, tag)
 
 
 def registry_version() -> str:

@@ -16,7 +16,7 @@ from labkit.errors import CommandFailed, LabError
 from offline_world.engine import docker, find_image
 from offline_world.machine import CACHE, LABEL, MCR, RECIPE, recipe_digest, say
 from offline_world.preflight import DotnetInstall
-from offline_world.registry import PUSH_HOST, REGISTRY_BINARY, served_config_digest
+from offline_world.registry import PUSH_HOST, REGISTRY_BINARY, served_ids
 
 RECIPE_LABEL = "org.containerizing-dotnet.offline.recipe"
 ABOUT_LABEL = "org.containerizing-dotnet.offline.about"  # what the image is, for anyone inspecting it
@@ -271,9 +271,10 @@ def push(standin: Standin, image_id: str) -> None:
 
     Pushed as localhost/<repo> (the same registry and storage): `docker push` of a Docker Hub name
     would go to the real Hub, and this way the hosts entries come last, once everything is served."""
-    if all(served_config_digest(standin.repo, tag) == image_id for tag in standin.tags):
+    if all(image_id in served_ids(standin.repo, tag) for tag in standin.tags):
         return
     staging = f"{PUSH_HOST}/{standin.repo}"
+    say(f"pushing {standin.ref()} ({len(standin.tags)} tags)")
     for tag in standin.tags:
         docker(["tag", image_id, f"{staging}:{tag}"], quiet=True)
     try:

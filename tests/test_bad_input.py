@@ -368,8 +368,8 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         ),
         pytest.param(
             lambda world: None,
-            ("classroom", "join", f"{names.LOOPBACK}:{names.free_port()}"),
-            ("urllib.error.URLError", "ConnectionRefusedError"),
+            ("classroom", "join", f"{names.LOOPBACK}:{names.free_port()}", "--expect", "0000-0000-0000-0000"),
+            ("requests.exceptions.ConnectionError", "ConnectionRefusedError"),
             id="a registry that does not answer",
         ),
     ],

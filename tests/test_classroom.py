@@ -2,18 +2,24 @@
 
 import hashlib
 import json
+import re
 import socket
 import subprocess
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from docker import DockerClient
 
-from labkit import classroom, open_lab, registry_copy
+from labkit import catalog, classroom, open_lab, refs
 from labkit.docker_access import client
-from tests.helpers import catalog_file, http_server, labkit
+from labkit.registry.client import IMAGE_TYPES, INDEX_TYPES, USER_AGENT, Registry
+from labkit.registry.copy import plan
+from tests.helpers import TEST_LAB, catalog_file, http_server, labkit
+from tests.labs import wrong_state
 
 pytest_plugins = ["tests.fixtures"]
+FINGERPRINT = "4f2a-91c0-7be3-0d5a"  # what no fake registry here serves
 
 LEARNER_LOG = (
     '172.17.0.1 - - [02/Dec/2026:00:31:36 +0000] "GET /v2/dotnet/sdk/manifests/10.0 HTTP/1.1" 200 1365 "" '
@@ -47,13 +53,15 @@ def test_catalog_images_keep_their_path_in_the_classroom() -> None:
     assert classroom.served_ref("registry:2", "h:5000") == "h:5000/library/registry:2"
 
 
-def test_pulls_are_manifest_requests_by_tag_from_clients_other_than_labkit() -> None:
-    by_digest = LEARNER_LOG.replace("manifests/10.0", "manifests/sha256:" + "a" * 64)
-    ours = LEARNER_LOG.rsplit('"', 2)[0] + f'"{registry_copy.USER_AGENT}"'
+def test_pulls_are_image_manifest_requests_from_clients_other_than_labkit() -> None:
+    image, platform = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    by_digest = LEARNER_LOG.replace("manifests/10.0", f"manifests/{image}")  # as `join` pulls
+    its_platform = LEARNER_LOG.replace("manifests/10.0", f"manifests/{platform}")  # the same pull, under an index
+    ours = LEARNER_LOG.rsplit('"', 2)[0] + f'"{USER_AGENT}"'
     refused = LEARNER_LOG.replace('" 200 ', '" 404 ')
     other = LEARNER_LOG.replace("172.17.0.1", "192.168.1.23")
-    logs = "\n".join([LEARNER_LOG, by_digest, ours, refused, other, "time=... level=info msg=started", LEARNER_LOG])
-    assert classroom.count_pulls(logs) == {"172.17.0.1": 2, "192.168.1.23": 1}
+    lines = [LEARNER_LOG, by_digest, its_platform, ours, refused, other, "time=... level=info msg=started"]
+    assert classroom.count_pulls("\n".join(lines), {image}) == {"172.17.0.1": 2, "192.168.1.23": 1}
 
 
 def test_the_engine_settings_decide_plain_http() -> None:
@@ -91,7 +99,7 @@ def test_the_plan_of_an_index_keeps_linux_platforms_and_their_blobs() -> None:
     image = json.dumps(
         {
             "schemaVersion": 2,
-            "mediaType": registry_copy.IMAGE_TYPES[0],
+            "mediaType": IMAGE_TYPES[0],
             "config": {"digest": config[0], "size": 2},
             "layers": [{"digest": layer[0], "size": 5}, {"digest": "sha256:f", "size": 9, "urls": ["http://x"]}],
         }
@@ -107,8 +115,8 @@ def test_the_plan_of_an_index_keeps_linux_platforms_and_their_blobs() -> None:
         }
     ).encode()
     served = {
-        "/v2/r/manifests/1": (registry_copy.INDEX_TYPES[0], index),
-        f"/v2/r/manifests/{linux[0]}": (registry_copy.IMAGE_TYPES[0], image),
+        "/v2/r/manifests/1": (INDEX_TYPES[0], index),
+        f"/v2/r/manifests/{linux[0]}": (IMAGE_TYPES[0], image),
     }
 
     def answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
@@ -116,7 +124,7 @@ def test_the_plan_of_an_index_keeps_linux_platforms_and_their_blobs() -> None:
         return (200 if request.path in served else 404), {"Content-Type": media_type}, body
 
     with http_server(answer) as url:
-        found = registry_copy.plan(registry_copy.Registry(url.removeprefix("http://")), "r", "1")
+        found = plan(Registry(url.removeprefix("http://")), "r", "1")
     assert [reference for reference, _ in found.manifests] == [linux[0], "1"]  # children before the index
     assert found.blobs == {config[0]: 2, layer[0]: 5}  # the foreign layer stays out
     assert [m["platform"]["os"] for m in found.manifests[-1][1].data["manifests"]] == ["linux"]
@@ -167,7 +175,8 @@ def test_join_an_address_that_does_not_answer() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.3", 0))
         port = probe.getsockname()[1]  # bound, never listening: nothing answers there
-        assert "Nothing answers at 127.0.0.3" in one_line_failure(labkit("classroom", "join", f"127.0.0.3:{port}"))
+        result = labkit("classroom", "join", f"127.0.0.3:{port}", "--expect", FINGERPRINT)
+        assert "Nothing answers at 127.0.0.3" in one_line_failure(result)
 
 
 @pytest.mark.docker
@@ -175,14 +184,19 @@ def test_join_a_registry_that_lacks_an_image(tmp_path: Path) -> None:
     def answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         if request.path == "/v2/":
             return 200, {classroom.API_VERSION_HEADER: "registry/2.0"}, b"{}"
-        if request.path == "/v2/dotnet/sdk/tags/list":
-            return 200, {"Content-Type": "application/json"}, b'{"name": "dotnet/sdk", "tags": ["10.0"]}'
-        return 404, {}, b'{"errors": [{"code": "NAME_UNKNOWN"}]}'
+        if request.path == "/v2/dotnet/sdk/manifests/10.0":
+            return 200, {"Content-Type": IMAGE_TYPES[0]}, b'{"schemaVersion": 2}'
+        return 404, {}, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}'
 
     refs = {"sdk": "mcr.microsoft.com/dotnet/sdk:10.0", "gone": "mcr.microsoft.com/dotnet/gone:10.0"}
     with http_server(answer) as url:
         result = labkit(
-            "classroom", "join", url.removeprefix("http://"), LABKIT_CATALOG=str(catalog_file(tmp_path, refs))
+            "classroom",
+            "join",
+            url.removeprefix("http://"),
+            "--expect",
+            FINGERPRINT,
+            LABKIT_CATALOG=str(catalog_file(tmp_path, refs)),
         )
     message = one_line_failure(result)
     assert "lacks mcr.microsoft.com/dotnet/gone:10.0:" in message and "dotnet/sdk" not in message
@@ -203,7 +217,7 @@ BEARER = 'Bearer realm="https://auth.example.invalid/token",service="registry.ex
 def test_join_says_which_address_answered_what(status: int, headers: dict[str, str], says: str) -> None:
     with http_server(lambda request: (status, headers, b"<html></html>")) as url:
         address = url.removeprefix("http://")
-        message = one_line_failure(labkit("classroom", "join", address))
+        message = one_line_failure(labkit("classroom", "join", address, "--expect", FINGERPRINT))
     assert f"✘ labkit: {address} {says}" in message and "check the address" in message
 
 
@@ -229,3 +243,49 @@ def test_a_room_address_is_served_on_loopback_too_and_reached_there(host: str) -
 def test_a_loopback_address_is_served_and_reached_only_there(host: str) -> None:
     assert classroom.own_address(host, 5001) == f"{host}:5001"
     assert classroom.bindings(host, 5001) == [(host, 5001)]
+
+
+def test_the_fingerprint_covers_every_name_and_digest_and_is_read_however_typed() -> None:
+    digests: dict[str, str | None] = {"a:1": "sha256:" + "1" * 64, "b:1": "sha256:" + "2" * 64}
+    printed = classroom.fingerprint(digests)
+    assert re.fullmatch(r"[0-9a-f]{4}(-[0-9a-f]{4}){3}", printed)
+    assert classroom.fingerprint(dict(reversed(digests.items()))) == printed  # the order of images.toml aside
+    assert classroom.fingerprint({**digests, "b:1": "sha256:" + "3" * 64}) != printed
+    assert classroom.fingerprint({"a:1": digests["a:1"], "c:1": digests["b:1"]}) != printed
+    assert classroom._fingerprint_given(f" {printed.upper().replace('-', '')} ") == printed
+
+
+def test_join_refuses_a_fingerprint_that_is_not_one() -> None:
+    message = one_line_failure(labkit("classroom", "join", "127.0.0.2:5000", "--expect", "4f2a91"))
+    assert "--expect '4f2a91' is not a fingerprint: give the 16 digits `serve` printed" in message
+
+
+@pytest.mark.docker
+def test_join_refuses_a_registry_serving_a_tampered_image_and_renames_nothing(
+    busybox: str, tmp_path: Path, docker_client: DockerClient
+) -> None:
+    """A rogue registry (writable, as the classroom's is not) serves registry:2 with other content:
+    the fingerprint of the honest one does not match, and join stops before it pulls anything."""
+    ref = catalog.image("registry")
+    image = refs.parse(ref)
+    here_before = docker_client.images.get(ref).id
+    container, address = wrong_state.registry(TEST_LAB)
+    rogue = f"{address}/{image.repository}:{image.tag_or_latest}"
+    try:
+        for content in (ref, busybox):  # the honest image first, then the tampered one over it
+            docker_client.images.get(content).tag(rogue)
+            docker_client.images.push(rogue)
+            docker_client.images.remove(rogue)
+            if content == ref:
+                honest = Registry(address).manifest(image.repository, image.tag_or_latest).digest
+        expect = classroom.fingerprint({ref: honest})
+        catalog_path = str(catalog_file(tmp_path, {"registry": ref}))
+        message = one_line_failure(
+            labkit("classroom", "join", address, "--expect", expect, LABKIT_CATALOG=catalog_path)
+        )
+    finally:
+        container.remove(force=True, v=True)
+    assert f"The registry at {address} does not serve what the instructor served" in message
+    assert f"not {expect}. Nothing was pulled or renamed" in message
+    assert docker_client.images.get(ref).id == here_before
+    assert not [tag for i in docker_client.images.list() for tag in i.tags if tag.startswith(address)]

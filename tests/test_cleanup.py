@@ -62,18 +62,22 @@ def test_all_labs_keep_a_running_classroom_registry_and_say_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     room = cleanup.Resource("container", "1", "classroom-registry", names.CLASSROOM_LAB, running=True)
-    stopped_room = cleanup.Resource("container", "2", "classroom-old", names.CLASSROOM_LAB)
+    served = cleanup.Resource("volume", "classroom-registry", "classroom-registry", names.CLASSROOM_LAB)
     lab = cleanup.Resource("container", "3", "cdn-01-containers-web", "01-containers", running=True)
-    monkeypatch.setattr(cleanup, "find", lambda lab_id=None: [room, stopped_room, lab])
+    found = [room, served, lab]
+    monkeypatch.setattr(cleanup, "find", lambda lab_id=None: found)
     removing: list[cleanup.Resource] = []
     monkeypatch.setattr(cleanup, "_remove_one", removing.append)  # None: removed
 
-    assert cleanup.remove() == [stopped_room, lab] == removing
+    assert cleanup.remove() == [lab] == removing  # the registry and the volume of images it serves stay
     kept = "Kept the classroom registry classroom-registry (`python -m labkit classroom stop` removes it).\n"
     assert capsys.readouterr().out == kept
     removing.clear()
-    assert cleanup.remove(names.CLASSROOM_LAB) == [room, stopped_room, lab] == removing  # asked for by name
+    assert cleanup.remove(names.CLASSROOM_LAB) == found == removing  # asked for by name
     assert capsys.readouterr().out == ""
+    removing.clear()
+    found[0] = cleanup.Resource("container", "1", "classroom-registry", names.CLASSROOM_LAB, running=False)
+    assert cleanup.remove() == found == removing  # a stopped registry serves nobody: all of it goes
 
 
 @pytest.mark.docker

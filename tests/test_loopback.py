@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from labkit import web
-from labkit.registry_copy import Registry
+from labkit.registry.client import Registry
 from tests.helpers import http_server
 
 LOOKALIKE = "localhost.example.com:5000"  # resolves wherever DNS says, never to this machine by its name
@@ -41,8 +41,8 @@ def test_web_get_goes_direct_only_to_loopback(proxy: str) -> None:
 
 def _registry_root(address: str) -> bytes:
     """What GET /v2/ of a plain-HTTP registry (a classroom's) at `address` answers."""
-    with Registry(address, plain_http=True).open("GET", "/v2/", "repo") as answer:
-        return bytes(answer.read())
+    with Registry(address, plain_http=True).request("GET", "/v2/", "repo") as answer:
+        return answer.content
 
 
 def test_a_registry_is_asked_directly_only_on_loopback(proxy: str) -> None:

@@ -20,9 +20,9 @@ from labkit import run
 from labkit.boundary import EXIT_FAILED, guarded
 from labkit.errors import CommandFailed, LabError
 from labkit.names import LOOPBACK, free_port
-from offline_world import commands, engine, hosts, preflight, registry
+from offline_world import commands, engine, hosts, hub, preflight, registry
 from offline_world.__main__ import PROGRAM, main
-from offline_world.machine import DOCKER_HUB, MCR, SWITCH
+from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, MCR, SWITCH
 from tests.helpers import http_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,9 +47,57 @@ def refusal(command: str) -> str:
 
 
 def test_hosts_addresses_leave_out_the_lines_the_setup_added() -> None:
-    text = f"127.0.0.1 localhost\n10.1.2.3 {MCR}\n{hosts.hosts_line()}\n"
+    text = "\n".join(["127.0.0.1 localhost", f"10.1.2.3 {MCR}", *hosts.hosts_lines()]) + "\n"
     assert preflight.hosts_addresses(MCR, text) == ["10.1.2.3"]
     assert preflight.hosts_addresses(DOCKER_HUB, text) == []
+    assert preflight.hosts_addresses(DOCKER_HUB_AUTH, text) == []
+
+
+def test_the_hosts_entry_gives_each_name_its_own_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MCR, Docker Hub's registry and its token service each answer on 443 of their own address;
+    an older entry (every name on 127.0.0.1) is replaced, and down leaves the file as it was."""
+    hosts_file = tmp_path / "hosts"
+    before = f"127.0.0.1 localhost\n127.0.0.1 {MCR} {DOCKER_HUB} {hosts.MARKER}\n"
+    hosts_file.write_text(before)
+    monkeypatch.setattr(hosts, "HOSTS", hosts_file)
+    assert not hosts.hosts_entry_present()
+    hosts.add_hosts_entry()
+    assert hosts.hosts_entry_present()
+    lines = hosts_file.read_text().splitlines()
+    assert lines[0] == "127.0.0.1 localhost" and len(lines) == 1 + len(ADDRESSES)
+    for name, address in ADDRESSES.items():
+        assert preflight.hosts_addresses(name, "\n".join(line.split("#")[0] for line in lines)) == [address]
+    assert len(set(ADDRESSES.values())) == len(ADDRESSES)
+    assert hosts.remove_hosts_entry()
+    assert hosts_file.read_text() == "127.0.0.1 localhost\n"
+
+
+def test_the_ca_goes_into_the_machines_store_and_out_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a packaged CA (a line of ca-certificates.conf), not in /usr/local/share/ca-certificates,
+    whose CAs the stand-ins carry; update-ca-certificates runs only when something changed."""
+    conf, bundle = tmp_path / "ca-certificates.conf", tmp_path / "ca-certificates.crt"
+    conf.write_text("# comment\nmozilla/Some_Root.crt\n")
+    ran: list[list[str]] = []
+
+    def update(command: list[str], **_: object) -> str:
+        ran.append(command)
+        bundle.write_text((tmp_path / "store" / hosts.SYSTEM_CA).read_text() if "--fresh" not in command else "")
+        return ""
+
+    for name, value in [("CA_CONF", conf), ("CA_STORE", tmp_path / "store"), ("CA_BUNDLE", bundle), ("run", update)]:
+        monkeypatch.setattr(hosts, name, value)
+    ca = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    assert not hosts.system_trusts(ca)
+    hosts.trust_in_system(ca)
+    hosts.trust_in_system(ca)
+    assert hosts.system_trusts(ca) and not hosts.system_trusts("another CA")
+    assert conf.read_text() == f"# comment\nmozilla/Some_Root.crt\n{hosts.SYSTEM_CA}\n"
+    assert ran == [["update-ca-certificates"]]
+    assert hosts.untrust_in_system()
+    assert conf.read_text() == "# comment\nmozilla/Some_Root.crt\n"
+    assert not (tmp_path / "store").joinpath(hosts.SYSTEM_CA).parent.exists()
+    assert ran[-1] == ["update-ca-certificates", "--fresh"]
+    assert not hosts.untrust_in_system()
 
 
 def test_debian_mirrors_come_from_deb822_and_one_line_sources(tmp_path: Path) -> None:
@@ -116,12 +164,18 @@ def test_a_failing_up_undoes_its_changes(
     hosts_file.write_text("127.0.0.1 localhost\n")
     (tmp_path / "tls").mkdir()
     (tmp_path / "tls" / "ca.crt").write_text("local CA\n")
+    (tmp_path / "ca-certificates.conf").write_text("mozilla/Some_Root.crt\n")
     for module, name, path in [
         (commands, "LOCK", tmp_path / "lock"),
         (hosts, "HOSTS", hosts_file),
         (hosts, "CERTS_D", tmp_path / "certs.d"),
         (registry, "TLS_DIR", tmp_path / "tls"),
         (registry, "REGISTRY_PID", tmp_path / "registry.pid"),
+        (hub, "HUB_PID", tmp_path / "hub-registry.pid"),  # else the undo stops the world's own servers
+        (hub, "TOKEN_PID", tmp_path / "token-service.pid"),
+        (hosts, "CA_CONF", tmp_path / "ca-certificates.conf"),
+        (hosts, "CA_STORE", tmp_path / "ca-store"),
+        (hosts, "run", lambda command, **_: ""),  # update-ca-certificates would rebuild the real bundle
         (engine, "MIRROR_RECORD", tmp_path / "mirror-record"),
         (engine, "STORE_RECORD", tmp_path / "store-record"),  # else the undo switches the real engine's store
         (engine, "DAEMON_JSON", tmp_path / "daemon.json"),
@@ -132,6 +186,7 @@ def test_a_failing_up_undoes_its_changes(
 
     def half_way(install: object, mirrors: object) -> Path:
         hosts.install_certs("local CA\n")
+        hosts.trust_in_system("local CA\n")
         hosts.add_hosts_entry()
         raise LabError("the sdk build failed")
 
@@ -141,6 +196,8 @@ def test_a_failing_up_undoes_its_changes(
     assert capsys.readouterr().err == f"✘ {PROGRAM}: the sdk build failed\n"
     assert hosts_file.read_text() == "127.0.0.1 localhost\n"
     assert not (tmp_path / "certs.d").exists()
+    assert (tmp_path / "ca-certificates.conf").read_text() == "mozilla/Some_Root.crt\n"
+    assert not (tmp_path / "ca-store" / hosts.SYSTEM_CA).parent.exists()
 
 
 # ---------------------------------------------------------------- bad input, end to end
@@ -198,6 +255,25 @@ def test_up_refuses_when_another_program_holds_the_registry_port(
         assert guarded(PROGRAM, main, ["up"]) == EXIT_FAILED
     assert f"{LOOPBACK}:{port} is already taken by another program" in capsys.readouterr().err
     assert hosts.HOSTS.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "server"), [(DOCKER_HUB, "the Docker Hub stand-in"), (DOCKER_HUB_AUTH, "the Docker Hub token service")]
+)
+def test_up_refuses_when_another_program_holds_a_docker_hub_address(
+    name: str, server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Docker Hub's registry and token service need port 443 of their own addresses too (a free port
+    stands for 443 here, as above)."""
+    port = free_port()
+    monkeypatch.setattr(preflight, "HTTPS_PORT", port)
+    monkeypatch.setattr(hub, "HUB_PID", Path("/nonexistent/hub-registry.pid"))  # the listener is not the world's
+    monkeypatch.setattr(hub, "TOKEN_PID", Path("/nonexistent/token-service.pid"))
+    with listening(ADDRESSES[name], port):
+        assert guarded(PROGRAM, main, ["up"]) == EXIT_FAILED
+    assert f"{ADDRESSES[name]}:{port} is already taken by another program; {server} must listen there" in (
+        capsys.readouterr().err
+    )
 
 
 @contextmanager

@@ -4,22 +4,28 @@ Needs the world up (`COURSE_OFFLINE_WORLD=1 python -m offline_world up`, which .
 skips with the reason when it is switched off. The builds use the Debian client with BuildKit.
 """
 
+import base64
 import json
 import os
+import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
-from labkit import names, run, tags
+from labkit import catalog, names, run, tags
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
-from labkit.web import get, wait_for_http
+from labkit.registry.client import Registry
+from labkit.web import HttpAnswer, get, wait_for_http
 from offline_world.commands import status
 from offline_world.engine import DOCKER, engine_predates
 from offline_world.hosts import ca_file
-from offline_world.machine import MCR
+from offline_world.hub import header
+from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, MCR
 from offline_world.preflight import find_dotnet, registry_answers
 from offline_world.registry import TLS_DIR
 from offline_world.standins import extra_ca, postgres_tags
@@ -68,16 +74,21 @@ def test_the_registry_lists_tags_as_mcr_does() -> None:
     assert {"10.0", found.runtime, "latest", "10.0-noble-chiseled", f"{found.runtime}-noble-chiseled"} <= aspnet
 
 
-def test_the_catalog_tag_check_passes_against_the_served_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m labkit tags` asks the registry (here the world's, trusted through its CA) for every tag."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_DIR / "ca.crt"))
-    reports = tags.check_catalog()
-    assert [report.in_registry for report in reports] == [True] * len(reports)
-    assert all(report.ok for report in reports)
+def test_the_catalog_tag_check_asks_every_registry_docker_hub_with_a_token() -> None:
+    """`python -m labkit tags` asks each image's registry (here the world's, trusted through certs.d as
+    Docker trusts it) for every tag; the Hub stand-in, like Docker Hub, lists tags only with a token."""
+    reports = {report.ref: report for report in tags.check_catalog()}
+    assert all(report.ok and report.in_registry for report in reports.values()), reports
+    for key in ("registry", "postgres"):
+        assert reports[catalog.image(key)].published == "listed by docker.io"
+    hub = Registry("docker.io")
+    assert catalog.image("postgres").split(":")[1] in hub.tags("library/postgres")
+    assert list(hub.tokens) == ["library/postgres"]  # it asked for one, and got it
 
 
 def test_the_probe_counts_the_local_registry_as_an_answer() -> None:
     assert registry_answers(MCR, [LOOPBACK])
+    assert registry_answers(DOCKER_HUB, [ADDRESSES[DOCKER_HUB]])  # a 401 is an answer too
     assert not registry_answers(MCR, ["127.0.0.2"], timeout=1)
 
 
@@ -156,3 +167,103 @@ def test_a_build_on_the_sdk_reaches_nuget_as_the_machine_does(tmp_path: Path) ->
         f"FROM {MCR}/dotnet/sdk:10.0\nRUN curl -sSf -o /dev/null https://api.nuget.org/v3/index.json\n"
     )
     run(f"{WORLD_DOCKER} build --no-cache --label {names.LABEL_KEY}={TEST_LAB} {tmp_path}", quiet=True)
+
+
+# ---------------------------------------------------------------- Docker Hub asks for a token, MCR does not
+
+CA = str(TLS_DIR / "ca.crt")
+HUB_CHALLENGE = 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'
+
+
+def challenge(answer: HttpAnswer) -> dict[str, str]:
+    """The parameters of a Bearer challenge: realm, service, scope, error."""
+    value = header(answer, "WWW-Authenticate")
+    assert value.startswith("Bearer "), value
+    return dict(re.findall(r'(\w+)="([^"]*)"', value))
+
+
+def token_for(answer: HttpAnswer) -> str:
+    """What a client does with the challenge: GET its realm with its service and scope."""
+    asked = challenge(answer)
+    query: dict[str, str] = {key: asked[key] for key in ("service", "scope") if key in asked}
+    given = get(f"{asked['realm']}?{urlencode(query)}", timeout=10, cafile=CA)
+    assert given.status == 200, given.body
+    body = json.loads(given.body)
+    assert body["token"] == body["access_token"] and body["expires_in"] == 300 and body["issued_at"]
+    return str(body["token"])
+
+
+def hub(path: str, token: str | None = None) -> HttpAnswer:
+    bearer = {"Authorization": f"Bearer {token}"} if token is not None else None
+    return get(f"https://{DOCKER_HUB}{path}", timeout=10, headers=bearer, cafile=CA)
+
+
+def test_each_name_resolves_to_its_own_server() -> None:
+    for name, address in ADDRESSES.items():
+        assert socket.gethostbyname(name) == address
+
+
+def test_docker_hub_answers_a_call_without_a_token_with_its_bearer_challenge() -> None:
+    base = hub("/v2/")
+    assert base.status == 401 and header(base, "WWW-Authenticate") == HUB_CHALLENGE
+    listing = hub("/v2/library/postgres/tags/list")
+    assert listing.status == 401
+    assert challenge(listing) == {
+        "realm": "https://auth.docker.io/token",
+        "service": "registry.docker.io",
+        "scope": "repository:library/postgres:pull",
+    }
+
+
+@pytest.mark.parametrize(("repository", "tag"), [("library/postgres", "17"), ("library/registry", "2")])
+def test_docker_hub_lists_tags_once_the_client_has_the_token_its_challenge_asks_for(repository: str, tag: str) -> None:
+    anonymous = hub(f"/v2/{repository}/tags/list")
+    assert anonymous.status == 401
+    answered = hub(f"/v2/{repository}/tags/list", token_for(anonymous))
+    assert answered.status == 200, answered.body
+    listed = json.loads(answered.body)
+    assert listed["name"] == repository and tag in listed["tags"]
+    assert hub("/v2/", token_for(hub("/v2/"))).status == 200
+
+
+def test_docker_hub_takes_only_a_token_issued_for_the_call() -> None:
+    """A token for another repository, one altered after signing, one that is not a token: all 401, as
+    Docker Hub answers; and the Hub serves no MCR repository, though both share one storage."""
+    postgres = token_for(hub("/v2/library/postgres/tags/list"))
+    elsewhere = hub("/v2/library/registry/tags/list", postgres)
+    assert elsewhere.status == 401 and challenge(elsewhere)["error"] == "insufficient_scope"
+    signed_header, claims, signature = postgres.split(".")
+    widened = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    widened["access"] = [{"type": "repository", "name": "library/registry", "actions": ["pull"]}]
+    forged_claims = base64.urlsafe_b64encode(json.dumps(widened).encode()).rstrip(b"=").decode()
+    forged = hub("/v2/library/registry/tags/list", f"{signed_header}.{forged_claims}.{signature}")
+    assert forged.status == 401 and challenge(forged)["error"] == "invalid_token"
+    assert hub("/v2/", "not-a-token").status == 401
+    sdk = hub("/v2/dotnet/sdk/tags/list")
+    assert hub("/v2/dotnet/sdk/tags/list", token_for(sdk)).status == 401
+
+
+def test_mcr_asks_for_no_token() -> None:
+    base = get(f"https://{MCR}/v2/", timeout=10, cafile=CA)
+    assert base.status == 200 and not header(base, "WWW-Authenticate")
+
+
+def test_the_token_service_refuses_a_request_without_the_service() -> None:
+    refused = get(f"https://{DOCKER_HUB_AUTH}/token?scope=repository:library/postgres:pull", timeout=10, cafile=CA)
+    assert refused.status == 400
+
+
+def test_buildkit_gets_docker_hub_tokens_for_its_frontend_and_its_from_line(tmp_path: Path) -> None:
+    """BuildKit's client fetches them itself (its default), trusting the machine's CAs, as it trusts
+    the real auth.docker.io. `--pull` and the frontend's tag taken away first make both come from
+    the registry, not from the local image store (a token the engine still holds may be reused)."""
+    (tmp_path / "Dockerfile").write_text(
+        "# syntax=docker/dockerfile:1\nFROM postgres:17\nRUN --mount=type=tmpfs,target=/scratch touch /scratch/x\n"
+    )
+    tag = f"{TEST_LAB}/offline-hub-token:{os.getpid()}"
+    run(f"{WORLD_DOCKER} rmi docker/dockerfile:1", quiet=True)
+    try:
+        run(f"{WORLD_DOCKER} build --pull --no-cache {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
+    finally:
+        run(f"{WORLD_DOCKER} pull -q docker/dockerfile:1", quiet=True)
+    run(f"{WORLD_DOCKER} rmi {tag}", quiet=True)
