@@ -45,7 +45,9 @@ def hub_registry() -> Daemon:
 
 
 def token_daemon() -> Daemon:
-    return Daemon("the token service", TOKEN_PROGRAM, ADDRESSES[DOCKER_HUB_AUTH], TOKEN_CONFIG, TOKEN_PID, TOKEN_LOG)
+    """Known by the program's file name: the service another checkout of the course started is this world's too."""
+    program = Path(TOKEN_PROGRAM).name
+    return Daemon("the token service", program, ADDRESSES[DOCKER_HUB_AUTH], TOKEN_CONFIG, TOKEN_PID, TOKEN_LOG)
 
 
 def hub_registry_config() -> dict[str, object]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from labkit.names import LOOPBACK, free_port, port_in_use
+from labkit.waiting import wait_until
 from labkit.web import get
 from offline_world import hub, registry
 from offline_world.machine import Daemon
@@ -194,3 +195,22 @@ def test_a_server_restarts_only_when_its_config_or_an_input_changed(tmp_path: Pa
     finally:
         assert server.stop()
     assert server.pid() is None and not server.stop() and not port_in_use(port, LOOPBACK)
+
+
+def test_the_token_service_another_checkout_started_is_known_as_the_worlds(tmp_path: Path) -> None:
+    """A second clone of the course runs `up` (CI's rehearsal does): the running service is found by its
+    program's file name, not mistaken for another program holding the token service's address."""
+    elsewhere = tmp_path / "other-checkout" / "token_service.py"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("import time\ntime.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, str(elsewhere)])
+    try:
+        pid_file = tmp_path / "pid"
+        pid_file.write_text(f"{process.pid}\n")
+        found = replace(hub.token_daemon(), pid_file=pid_file)
+        assert found.program == "token_service.py"
+        # /proc/<pid>/cmdline shows the program once the new process has read its arguments in
+        wait_until(lambda: found.pid() == process.pid, timeout=10, what="the service found by its pid file")
+    finally:
+        process.kill()
+        process.wait()
