@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import cleanup, releases
+from labkit import releases
 from labkit.docker_access import reachable
+from labkit.engine import cleanup
 
 DOCKER_MARKERS = ("docker", "offline_world")
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default

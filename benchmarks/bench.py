@@ -19,8 +19,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from labkit import catalog, cleanup, images, names, run
+from labkit import catalog, images, names, run
 from labkit.boundary import guarded
+from labkit.engine import cleanup
 from labkit.errors import LabError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 In a notebook:
 
-    from labkit import Lab, run, catalog, checks
+    from labkit import Lab, catalog, checks, run
     lab = Lab("03-dockerfiles")
     run(f"docker build {lab.label_flags} -t {lab.image('api')} .")
     checks.image_exists(lab.image("api"))

@@ -18,8 +18,9 @@ from typing import Any, NoReturn
 from docker.errors import NotFound
 from docker.models.containers import Container
 
-from labkit import compose, dockerfile, image_info, names, refs, releases, shell, web
+from labkit import compose, containers, dockerfile, names, refs, releases, shell, web
 from labkit.docker_access import client
+from labkit.engine import image_info
 from labkit.errors import CheckFailed, LabError
 from labkit.notebook import RED, RESET
 from labkit.waiting import TimedOut, wait_until
@@ -220,12 +221,7 @@ def _container(name: str, hint: str | None) -> Container:
     try:
         return client().containers.get(name)
     except NotFound:
-        _fail(
-            f"There is no container named {name}.",
-            hint
-            or f"Did you start it with --rm (it is removed when it ends) or mistype the name? Run the "
-            f"`docker run --name {name} ...` cell above again (`docker ps -a` lists containers).",
-        )
+        _fail(f"There is no container named {name}.", hint or containers.missing_hint(name))
 
 
 def _log_tail(container: Container, lines: int = 5) -> str:

@@ -26,10 +26,15 @@ def get(name: str) -> Container:
     try:
         return client().containers.get(name)
     except NotFound as exc:
-        raise ContainerGone(
-            f"There is no container named {name}: start it (`docker run --name {name} ...`), "
-            "then run this cell again (`docker ps -a` lists containers)."
-        ) from exc
+        raise ContainerGone(f"There is no container named {name}. {missing_hint(name)}") from exc
+
+
+def missing_hint(name: str) -> str:
+    """What to do about a container that is not there: the checks and the helpers say it alike."""
+    return (
+        "Did you start it with --rm (it is removed when it ends) or mistype the name? Run the "
+        f"`docker run --name {name} ...` cell above again (`docker ps -a` lists containers)."
+    )
 
 
 def host_port(name: str, container_port: int = 8080) -> int:

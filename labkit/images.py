@@ -1,7 +1,7 @@
 """Image insight for the labs: sizes, layers, users, history and real disk use, as tables and plots.
 
 Sizes are in MB of 1,000,000 bytes, as `docker image ls` shows them. The inspect fields come
-through labkit.image_info (API 1.41 fields only: `Size`, `Config`, `RootFS`, `Created`).
+through labkit.engine.image_info (API 1.41 fields only: `Size`, `Config`, `RootFS`, `Created`).
 """
 
 import re
@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from labkit.docker_access import client
-from labkit.image_info import (
+from labkit.engine.image_info import (
     MB,
     ImageMissing,
     common_prefix,

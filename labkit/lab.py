@@ -1,7 +1,8 @@
 """The notebook's handle on one lab run: its id, labels, unique names, published ports and cleanup."""
 
-from labkit import cleanup, containers, names
-from labkit.cleanup import Resource
+from labkit import containers, names
+from labkit.engine import cleanup
+from labkit.engine.cleanup import Resource
 
 
 class Lab:

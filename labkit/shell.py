@@ -68,13 +68,15 @@ def run(
     quiet: bool = False,
     check: bool = True,
     expect_detached: bool = False,
+    record: bool = True,
 ) -> Output:
     """Run `command` through bash, echo it, stream its output, and return that output.
 
     Raises CommandFailed when it exits non-zero (unless check=False) or runs past `timeout`
     seconds; the command's whole process group is stopped on a timeout. `expect_detached=True`
     is for a command that must come back at once (`docker run -d` of a server): it gets
-    DETACHED_TIMEOUT seconds, and a timeout says that `-d` was forgotten.
+    DETACHED_TIMEOUT seconds, and a timeout says that `-d` was forgotten. `record=False` keeps the
+    command out of RAN, the log of what the learner ran that the checks read.
     """
     text = command if isinstance(command, str) else shlex.join(command)
     if expect_detached:
@@ -106,7 +108,8 @@ def run(
         raise
     reader.join(timeout=5)
     output = "".join(lines)
-    RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
+    if record:
+        RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
     if returncode != 0 and (check or returncode is None):
         raise CommandFailed(text, returncode, tail(output), _advice(output, returncode, expect_detached))
     return Output(output)

@@ -3,9 +3,8 @@
 import shutil
 from pathlib import Path
 
-from labkit import run
 from offline_world.engine import docker, find_image
-from offline_world.machine import CACHE, LABEL, RECIPE, SUITE, recipe_digest, say
+from offline_world.machine import CACHE, LABEL, RECIPE, SUITE, recipe_digest, run, say
 from offline_world.preflight import DebianMirrors
 
 BASE_LABEL = "org.containerizing-dotnet.offline.rootfs"

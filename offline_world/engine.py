@@ -22,13 +22,12 @@ from pathlib import Path
 from docker.errors import ImageNotFound
 from docker.models.images import Image
 
-from labkit import run
 from labkit.docker_access import client, reachable, reset_client
-from labkit.doctor import containerd_store
+from labkit.engine.store import containerd_store
 from labkit.errors import CommandFailed, LabError
 from labkit.shell import tail
 from labkit.waiting import stop_process
-from offline_world.machine import DOCKER_HUB, ENGINE_SUITE, STATE, SYSTEM_PATH, read, say, start_detached, wait_for
+from offline_world.machine import DOCKER_HUB, ENGINE_SUITE, STATE, SYSTEM_PATH, read, run, say, start_detached, wait_for
 
 ENGINE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "docker-compose", "containerd")
 ENGINE_MAJOR = 26

@@ -9,8 +9,7 @@ system's CAs. The CA goes in as a packaged CA does (/usr/share/ca-certificates a
 
 from pathlib import Path
 
-from labkit import run
-from offline_world.machine import ADDRESSES, SERVED_HOSTS, SYSTEM_PATH, read
+from offline_world.machine import ADDRESSES, SERVED_HOSTS, SYSTEM_PATH, read, run
 
 MARKER = "# containerizing-dotnet-offline"
 HOSTS = Path("/etc/hosts")

@@ -19,9 +19,9 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlencode
 
-from labkit import run, web
+from labkit import web
 from offline_world import token_service
-from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, HTTPS_PORT, STATE, Daemon, say
+from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, HTTPS_PORT, STATE, Daemon, run, say
 from offline_world.registry import REGISTRY_BINARY, TLS_DIR, registry_config, serve
 
 HUB_CONFIG = STATE / "hub-registry.yml"

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import run, web
+from labkit import web
 from labkit.errors import LabError
 from labkit.names import port_in_use
 from offline_world.hosts import HOSTS, MARKER, ca_file
@@ -26,6 +26,7 @@ from offline_world.machine import (
     SWITCH,
     SYSTEM_PATH,
     read,
+    run,
 )
 from offline_world.registry import our_ca, registry_pid
 

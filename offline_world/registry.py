@@ -8,10 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from labkit import run
 from labkit.names import LOOPBACK
 from labkit.registry.client import Registry, RegistryError
-from offline_world.machine import ADDRESSES, HTTPS_PORT, MCR, STATE, Daemon, read, say
+from offline_world.machine import ADDRESSES, HTTPS_PORT, MCR, STATE, Daemon, read, run, say
 
 TLS_DIR = STATE / "tls"
 REGISTRY_STORAGE = STATE / "registry"

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import run
 from labkit.errors import CommandFailed, LabError
 from offline_world.engine import docker, find_image
-from offline_world.machine import CACHE, LABEL, MCR, RECIPE, recipe_digest, say
+from offline_world.machine import CACHE, LABEL, MCR, RECIPE, recipe_digest, run, say
 from offline_world.preflight import DotnetInstall
 from offline_world.registry import PUSH_HOST, REGISTRY_BINARY, served_ids
 

@@ -21,8 +21,9 @@ import docker
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from labkit import cli, doctor, names, notebook
+from labkit import names, notebook
 from labkit.docker_access import client
+from labkit.tools import cli, doctor
 from tests.helpers import TEST_LAB, Made, catalog_file, exists
 
 pytest_plugins = ["tests.fixtures"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from labkit import catalog, releases
-from labkit.generate import read_notebook
 from labkit.releases import Channel
+from labkit.tools.maintain.generate import read_notebook
 from tests.facts import APP_UID, APP_USER, HTTP_PORT
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,8 +24,8 @@ import nbformat
 import pytest
 import yaml
 
-from labkit import book
 from labkit.errors import LabError
+from labkit.tools.maintain import book
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_GLOBS = ("solutions/*/lab.ipynb", "labs/*/lab.ipynb")
@@ -308,7 +308,7 @@ def test_book_build_never_executes_by_default() -> None:
     assert book.LEARNER_NOTEBOOKS in config["execute"]["exclude_patterns"]
 
 
-# -- the executed build's configuration (labkit.book) ---------------------------------------------
+# -- the executed build's configuration (labkit.tools.maintain.book) ---------------------------------------------
 
 AVAILABLE = ["01-containers", "03-dockerfiles", "05-registries"]
 BASE_CONFIG: dict[str, Any] = {

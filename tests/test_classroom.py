@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 
-from labkit import catalog, classroom, open_lab, refs
+from labkit import catalog, refs
 from labkit.docker_access import client
 from labkit.registry.client import IMAGE_TYPES, INDEX_TYPES, USER_AGENT, Registry
 from labkit.registry.copy import plan
+from labkit.tools import open_lab
+from labkit.tools.classroom import join as classroom_join
+from labkit.tools.classroom import room
+from labkit.tools.classroom import status as classroom_status
 from tests.helpers import TEST_LAB, catalog_file, http_server, labkit
 from tests.labs import wrong_state
 
@@ -39,18 +43,18 @@ def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
     [("192.168.1.10", ("192.168.1.10", 5000)), ("127.0.0.2:5001", ("127.0.0.2", 5001)), ("host:80", ("host", 80))],
 )
 def test_an_address_takes_port_5000_unless_given(text: str, expected: tuple[str, int]) -> None:
-    assert classroom.split_address(text) == expected
+    assert room.split_address(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "192.168.1.10:http", "host:0", "host:70000", "http://host/"])
 def test_a_bad_address_is_refused(text: str) -> None:
-    with pytest.raises(classroom.ClassroomError, match="ADDRESS:PORT"):
-        classroom.split_address(text)
+    with pytest.raises(room.ClassroomError, match="ADDRESS:PORT"):
+        room.split_address(text)
 
 
 def test_catalog_images_keep_their_path_in_the_classroom() -> None:
-    assert classroom.served_ref("mcr.microsoft.com/dotnet/sdk:10.0", "h:5000") == "h:5000/dotnet/sdk:10.0"
-    assert classroom.served_ref("registry:2", "h:5000") == "h:5000/library/registry:2"
+    assert room.served_ref("mcr.microsoft.com/dotnet/sdk:10.0", "h:5000") == "h:5000/dotnet/sdk:10.0"
+    assert room.served_ref("registry:2", "h:5000") == "h:5000/library/registry:2"
 
 
 def test_pulls_are_image_manifest_requests_from_clients_other_than_labkit() -> None:
@@ -61,7 +65,7 @@ def test_pulls_are_image_manifest_requests_from_clients_other_than_labkit() -> N
     refused = LEARNER_LOG.replace('" 200 ', '" 404 ')
     other = LEARNER_LOG.replace("172.17.0.1", "192.168.1.23")
     lines = [LEARNER_LOG, by_digest, its_platform, ours, refused, other, "time=... level=info msg=started"]
-    assert classroom.count_pulls("\n".join(lines), {image}) == {"172.17.0.1": 2, "192.168.1.23": 1}
+    assert classroom_status.count_pulls("\n".join(lines), {image}) == {"172.17.0.1": 2, "192.168.1.23": 1}
 
 
 def test_the_engine_settings_decide_plain_http() -> None:
@@ -71,21 +75,21 @@ def test_the_engine_settings_decide_plain_http() -> None:
             "IndexConfigs": {"docker.io": {"Secure": True}, "192.168.1.10:5000": {"Secure": False}},
         }
     }
-    assert classroom.engine_allows("127.0.0.2:5000", info)
-    assert classroom.engine_allows("192.168.1.10:5000", info)
-    assert not classroom.engine_allows("192.168.1.11:5000", info)
-    assert not classroom.engine_allows("192.168.1.11:5000", {})
+    assert classroom_join.engine_allows("127.0.0.2:5000", info)
+    assert classroom_join.engine_allows("192.168.1.10:5000", info)
+    assert not classroom_join.engine_allows("192.168.1.11:5000", info)
+    assert not classroom_join.engine_allows("192.168.1.11:5000", {})
 
 
 def test_the_advice_names_the_exact_entry_for_each_platform() -> None:
-    advice = classroom.insecure_advice("192.168.1.10:5000")
+    advice = classroom_join.insecure_advice("192.168.1.10:5000")
     assert '"insecure-registries": ["192.168.1.10:5000"]' in advice
     assert "Settings > Docker Engine" in advice and "/etc/docker/daemon.json" in advice
     assert "systemctl restart docker" in advice and "never edits" in advice
 
 
 def test_the_lan_address_is_never_a_wildcard() -> None:
-    found = classroom.lan_address()
+    found = room.lan_address()
     assert found != "0.0.0.0"
     socket.inet_aton(found)
 
@@ -166,8 +170,8 @@ def test_every_new_command_has_help(command: list[str]) -> None:
 @pytest.mark.docker
 def test_this_engine_allows_loopback_but_not_a_lan_address_it_was_not_told_about() -> None:
     info = client().info()
-    assert classroom.engine_allows("127.0.0.2:5000", info)
-    assert not classroom.engine_allows("192.0.2.10:5000", info)
+    assert classroom_join.engine_allows("127.0.0.2:5000", info)
+    assert not classroom_join.engine_allows("192.0.2.10:5000", info)
 
 
 @pytest.mark.docker
@@ -183,7 +187,7 @@ def test_join_an_address_that_does_not_answer() -> None:
 def test_join_a_registry_that_lacks_an_image(tmp_path: Path) -> None:
     def answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         if request.path == "/v2/":
-            return 200, {classroom.API_VERSION_HEADER: "registry/2.0"}, b"{}"
+            return 200, {classroom_join.API_VERSION_HEADER: "registry/2.0"}, b"{}"
         if request.path == "/v2/dotnet/sdk/manifests/10.0":
             return 200, {"Content-Type": IMAGE_TYPES[0]}, b'{"schemaVersion": 2}'
         return 404, {}, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}'
@@ -210,7 +214,7 @@ BEARER = 'Bearer realm="https://auth.example.invalid/token",service="registry.ex
     [
         (401, {"WWW-Authenticate": BEARER}, f"wants a token ({BEARER}): a classroom registry needs none"),
         (404, {}, "answered HTTP 404 at /v2/: it is not a registry"),
-        (200, {"Content-Type": "text/html"}, f"answered /v2/ without the {classroom.API_VERSION_HEADER} header"),
+        (200, {"Content-Type": "text/html"}, f"answered /v2/ without the {classroom_join.API_VERSION_HEADER} header"),
     ],
     ids=["a registry that wants a token", "a web server", "a web server that answers everything"],
 )
@@ -235,24 +239,24 @@ def test_serve_on_a_port_that_is_taken() -> None:
 def test_a_room_address_is_served_on_loopback_too_and_reached_there(host: str) -> None:
     """The instructor's engine pushes over loopback, which it accepts over plain HTTP, even when the
     room's address only looks local."""
-    assert classroom.own_address(host, 5001) == "127.0.0.1:5001"
-    assert classroom.bindings(host, 5001) == [(host, 5001), ("127.0.0.1", 5001)]
+    assert room.own_address(host, 5001) == "127.0.0.1:5001"
+    assert room.bindings(host, 5001) == [(host, 5001), ("127.0.0.1", 5001)]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.2", "localhost"])
 def test_a_loopback_address_is_served_and_reached_only_there(host: str) -> None:
-    assert classroom.own_address(host, 5001) == f"{host}:5001"
-    assert classroom.bindings(host, 5001) == [(host, 5001)]
+    assert room.own_address(host, 5001) == f"{host}:5001"
+    assert room.bindings(host, 5001) == [(host, 5001)]
 
 
 def test_the_fingerprint_covers_every_name_and_digest_and_is_read_however_typed() -> None:
     digests: dict[str, str | None] = {"a:1": "sha256:" + "1" * 64, "b:1": "sha256:" + "2" * 64}
-    printed = classroom.fingerprint(digests)
+    printed = room.fingerprint(digests)
     assert re.fullmatch(r"[0-9a-f]{4}(-[0-9a-f]{4}){3}", printed)
-    assert classroom.fingerprint(dict(reversed(digests.items()))) == printed  # the order of images.toml aside
-    assert classroom.fingerprint({**digests, "b:1": "sha256:" + "3" * 64}) != printed
-    assert classroom.fingerprint({"a:1": digests["a:1"], "c:1": digests["b:1"]}) != printed
-    assert classroom._fingerprint_given(f" {printed.upper().replace('-', '')} ") == printed
+    assert room.fingerprint(dict(reversed(digests.items()))) == printed  # the order of images.toml aside
+    assert room.fingerprint({**digests, "b:1": "sha256:" + "3" * 64}) != printed
+    assert room.fingerprint({"a:1": digests["a:1"], "c:1": digests["b:1"]}) != printed
+    assert classroom_join._fingerprint_given(f" {printed.upper().replace('-', '')} ") == printed
 
 
 def test_join_refuses_a_fingerprint_that_is_not_one() -> None:
@@ -278,7 +282,7 @@ def test_join_refuses_a_registry_serving_a_tampered_image_and_renames_nothing(
             docker_client.images.remove(rogue)
             if content == ref:
                 honest = Registry(address).manifest(image.repository, image.tag_or_latest).digest
-        expect = classroom.fingerprint({ref: honest})
+        expect = room.fingerprint({ref: honest})
         catalog_path = str(catalog_file(tmp_path, {"registry": ref}))
         message = one_line_failure(
             labkit("classroom", "join", address, "--expect", expect, LABKIT_CATALOG=catalog_path)

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from docker.errors import NotFound
 
-from labkit import catalog, classroom, refs
+from labkit import catalog, refs
 from labkit.docker_access import client
 from labkit.registry.client import Registry
+from labkit.tools.classroom import room
 from tests import helpers
 from tests.helpers import TEST_LAB, catalog_file
 
@@ -92,10 +93,10 @@ def test_serve_prints_the_learners_line_and_what_it_copied(served: subprocess.Co
 
 def test_a_push_from_the_room_is_refused(served: subprocess.CompletedProcess[str], busybox: str) -> None:
     """Someone in the room pushes their own dotnet/sdk:10.0 to the served registry: it keeps serving the real one."""
-    classroom_sdk = classroom.served_ref(catalog.image("sdk"), f"{INSTRUCTOR}:5000")
+    classroom_sdk = room.served_ref(catalog.image("sdk"), f"{INSTRUCTOR}:5000")
     image = refs.parse(classroom_sdk)
-    room = Registry(f"{INSTRUCTOR}:5000")
-    before = room.manifest(image.repository, image.tag_or_latest).digest
+    served_here = Registry(f"{INSTRUCTOR}:5000")
+    before = served_here.manifest(image.repository, image.tag_or_latest).digest
     docker = client()
     docker.images.get(busybox).tag(classroom_sdk)
     try:
@@ -104,7 +105,7 @@ def test_a_push_from_the_room_is_refused(served: subprocess.CompletedProcess[str
         docker.images.remove(classroom_sdk)
     print(pushed.stdout, pushed.stderr)
     assert pushed.returncode != 0 and "not allowed" in (pushed.stdout + pushed.stderr).lower()
-    assert room.manifest(image.repository, image.tag_or_latest).digest == before
+    assert served_here.manifest(image.repository, image.tag_or_latest).digest == before
     status = labkit("classroom", "status")
     assert status.returncode == 0 and f"--expect {fingerprint(served)}" in status.stdout
 
@@ -153,4 +154,4 @@ def test_all_platforms_copies_from_the_images_own_registries(
         image = refs.parse(ref)
         source = Registry(image.registry).manifest(image.repository, image.tag_or_latest)
         assert served_here.manifest(image.repository, image.tag_or_latest).body == source.body  # byte for byte
-    assert classroom.classroom_container() is not None
+    assert room.classroom_container() is not None

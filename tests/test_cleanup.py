@@ -1,9 +1,10 @@
-"""labkit.cleanup: find and remove exactly what carries the course label of one lab."""
+"""labkit.engine.cleanup: find and remove exactly what carries the course label of one lab."""
 
 import pytest
 from docker import DockerClient
 
-from labkit import cleanup, names
+from labkit import names
+from labkit.engine import cleanup
 from labkit.errors import InvalidName
 from tests.helpers import Made, MakeLabResources, StartContainer, exists
 

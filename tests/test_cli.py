@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 
-from labkit import classroom, cli, doctor, names
+from labkit import names
 from labkit.errors import InvalidName
 from labkit.lab import Lab
 from labkit.names import LABEL_KEY, LOOPBACK, free_port
+from labkit.tools import cli, doctor
 from tests.helpers import (
     BuildImage,
     Made,
@@ -163,10 +164,10 @@ def test_clean_keeps_a_running_classroom_registry_unless_asked_for_it_by_name(
     busybox: str, start_container: StartContainer
 ) -> None:
     """Both runs are dry: on a shared engine a real `clean` would take other tests' (and rooms') resources."""
-    room = start_container(busybox, ["sleep", "300"], what="classroom", labels=names.labels(classroom.LAB))
+    room = start_container(busybox, ["sleep", "300"], what="classroom", labels=names.labels(names.CLASSROOM_LAB))
     try:
         every_lab = labkit("clean", "--dry-run", COLUMNS="250")
-        by_name = labkit("clean", "--lab", classroom.LAB, "--dry-run", COLUMNS="250")
+        by_name = labkit("clean", "--lab", names.CLASSROOM_LAB, "--dry-run", COLUMNS="250")
     finally:
         room.remove(force=True)
     kept = f"Would keep the classroom registry {room.name} (`python -m labkit classroom stop` removes it)."

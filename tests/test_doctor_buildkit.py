@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.doctor import BuildSetup, builder_row
+from labkit.tools.doctor import BuildSetup, builder_row
 from tests.helpers import catalog_file, labkit
 
 DEBIAN_CLI = "20.10.24+dfsg1"

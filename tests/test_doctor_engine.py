@@ -10,8 +10,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from labkit import catalog, doctor, image_info
+from labkit import catalog
 from labkit.docker_access import Endpoint, endpoint
+from labkit.engine import image_info, store
+from labkit.tools import doctor
 from tests.helpers import catalog_file, labkit
 
 pytest_plugins = ["tests.fixtures"]
@@ -25,15 +27,15 @@ DESKTOP = Endpoint("unix:///Users/me/.docker/run/docker.sock", "context desktop-
 def test_the_image_store_row_tells_the_stores_apart() -> None:
     assert doctor.store_row(CLASSIC).detail == "classic image store (storage driver overlay2)"
     assert doctor.store_row(CONTAINERD).detail == "containerd image store (snapshotter overlayfs)"
-    assert doctor.containerd_store(CONTAINERD) and not doctor.containerd_store(CLASSIC)
+    assert store.containerd_store(CONTAINERD) and not store.containerd_store(CLASSIC)
 
 
 def test_an_engine_in_a_vm_is_not_measured_on_this_host(tmp_path: Path) -> None:
     here = {"Name": socket.gethostname(), "DockerRootDir": str(tmp_path)}
-    assert doctor.engine_on_this_host(here, Endpoint("unix:///var/run/docker.sock", "default socket"))
-    assert not doctor.engine_on_this_host({**here, "Name": "docker-desktop"}, DESKTOP)  # same socket kind, a VM
-    assert not doctor.engine_on_this_host(here, Endpoint("tcp://build.example:2376", "DOCKER_HOST"))
-    assert not doctor.engine_on_this_host({**here, "DockerRootDir": str(tmp_path / "absent")}, DESKTOP)
+    assert store.engine_on_this_host(here, Endpoint("unix:///var/run/docker.sock", "default socket"))
+    assert not store.engine_on_this_host({**here, "Name": "docker-desktop"}, DESKTOP)  # same socket kind, a VM
+    assert not store.engine_on_this_host(here, Endpoint("tcp://build.example:2376", "DOCKER_HOST"))
+    assert not store.engine_on_this_host({**here, "DockerRootDir": str(tmp_path / "absent")}, DESKTOP)
 
 
 def cli(*args: str) -> str:
@@ -65,7 +67,7 @@ def test_the_disk_measured_inside_the_engine_is_the_disk_of_its_store(
     if not root.is_dir():
         pytest.skip("the engine's store is not on this host, so there is nothing to compare with")
     monkeypatch.setenv(catalog.CATALOG_ENV, str(catalog_file(tmp_path, refs)))
-    inside = doctor.free_in_engine()
+    inside = store.free_in_engine()
     assert inside is not None
     assert abs(inside - shutil.disk_usage(root).free) < GB  # other work on the shared disk moves it a little
 
@@ -92,7 +94,7 @@ def test_doctor_says_which_engine_which_store_and_its_free_disk(
         assert lines["Image store"] == f"containerd image store (snapshotter {driver})"
     else:
         assert lines["Image store"] == f"classic image store (storage driver {driver})"
-    if doctor.engine_on_this_host(docker_client.info(), endpoint()):
+    if store.engine_on_this_host(docker_client.info(), endpoint()):
         free, where = lines["Free disk"].split(" GB free at ")
-        assert Path(where) in (root, doctor.CONTAINERD_ROOT)
+        assert Path(where) in (root, store.CONTAINERD_ROOT)
         assert abs(float(free) - shutil.disk_usage(where).free / GB) < 1.0

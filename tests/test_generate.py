@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.generate import (
+from labkit.tools.maintain.generate import (
     MarkerError,
     generate,
     lab_notebook,

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from labkit import image_info
 from labkit.docker_access import client
-from labkit.doctor import containerd_store
+from labkit.engine import image_info
+from labkit.engine.store import containerd_store
 from labkit.errors import InvalidName
 
 pytest_plugins = ["tests.fixtures"]

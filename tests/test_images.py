@@ -5,7 +5,8 @@ from docker import DockerClient
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from labkit import image_info, images
+from labkit import images
+from labkit.engine import image_info
 from tests.helpers import BuildImage
 
 pytest_plugins = ["tests.fixtures"]

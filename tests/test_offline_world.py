@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from labkit import catalog, names, run, tags
+from labkit import catalog, names, run
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
 from labkit.registry.client import Registry
+from labkit.tools.maintain import tags
 from labkit.web import HttpAnswer, get, wait_for_http
 from offline_world.commands import status
 from offline_world.engine import DOCKER, engine_predates

@@ -2,9 +2,10 @@
 
 import pytest
 
-from labkit import refs, tags
+from labkit import refs
 from labkit.errors import InvalidName
 from labkit.refs import ImageRef
+from labkit.tools.maintain import tags
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

@@ -26,8 +26,10 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from labkit import catalog, image_info, tags
+from labkit import catalog
 from labkit.docker_access import client
+from labkit.engine import image_info
+from labkit.tools.maintain import tags
 from offline_world.machine import MCR, SWITCH
 from offline_world.registry import TLS_DIR
 from tests.facts import (

@@ -20,8 +20,9 @@ import pytest
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from labkit import catalog, image_info
+from labkit import catalog
 from labkit.docker_access import client
+from labkit.engine import image_info
 from labkit.waiting import wait_until
 from tests.helpers import LABELS
 

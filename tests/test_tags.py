@@ -1,4 +1,4 @@
-"""labkit.tags: catalog tags against the .NET release metadata and a real registry's tag list."""
+"""labkit.tools.maintain.tags: catalog tags against the .NET release metadata and a real registry's tag list."""
 
 from collections.abc import Iterator
 from datetime import date
@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from docker import DockerClient
 
-from labkit import tags
 from labkit.names import LOOPBACK, free_port
+from labkit.tools.maintain import tags
 from tests.helpers import TEST_LAB
 from tests.labs import wrong_state
 

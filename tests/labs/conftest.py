@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 
-from labkit import cleanup, shell
+from labkit.engine import cleanup
+
+from labkit import shell
 from tests.labs import check_cells
 
 

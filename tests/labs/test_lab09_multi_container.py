@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from docker.models.containers import Container
 
-from labkit import CheckFailed, CommandFailed, catalog, compose, doctor, names, notebook, shell
+from labkit import CheckFailed, CommandFailed, catalog, compose, names, notebook, shell
+
+from labkit.tools import doctor
 from labkit.docker_access import client
 from tests.labs import check_cells, wrong_state
 

@@ -29,9 +29,10 @@ from jupyter_client.manager import KernelManager
 
 import labkit.checks
 import labkit.containers
-import labkit.image_info
+import labkit.engine.image_info
 import labkit.web
-from labkit import cleanup, names
+from labkit.engine import cleanup
+from labkit import names
 from labkit.docker_access import client
 from labkit.errors import LabError
 
@@ -87,7 +88,7 @@ CHECK_FAILED = "CheckFailed"
 # The commands run() recorded in the kernel (what checks.ran reads): forget the learner window's.
 MARK_COMMANDS = "import labkit.shell as _shell; _commands_before = _shell.mark()"
 FORGET_COMMANDS = "_shell.forget(after=_commands_before)"
-_LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.image_info, labkit.web)  # their errors: in LAB_ERRORS
+_LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.engine.image_info, labkit.web)  # their errors: in LAB_ERRORS
 
 
 def _subclasses(cls: type) -> set[str]:

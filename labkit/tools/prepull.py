@@ -5,16 +5,17 @@ plainly whether a registry could not be reached or an image (tag) does not exist
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 from docker.errors import APIError
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
+from rich.progress import Progress, TaskID
 
-from labkit import catalog, doctor, image_info, refs
+from labkit import catalog, refs
 from labkit.catalog import CatalogImage
 from labkit.docker_access import client, endpoint
+from labkit.engine import image_info, store
 from labkit.errors import LabError
+from labkit.tools.console import follow, transfers
 
 NEEDED_GB = 3.0  # the course's images, uncompressed, with room to extract them
 _NOT_THERE = ("manifest unknown", "not found", "does not exist", "pull access denied", "repository name not known")
@@ -39,9 +40,7 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None) -> i
     if not all(image_info.exists(entry.ref) for entry in entries):
         check_disk()
     failed: list[str] = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=out
-    ) as progress:
+    with transfers(out) as progress:
         for entry in entries:
             if image_info.exists(entry.ref):
                 progress.console.print(f"[green]✔[/] {entry.ref} is already here")
@@ -63,43 +62,23 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None) -> i
 
 def check_disk() -> None:
     """Refuse to start pulling onto a disk that cannot hold the images: a half-pulled set helps no one."""
-    measured = doctor.free_disk(client().info(), endpoint())
-    if measured is not None and measured[0] / doctor.GB < NEEDED_GB:
+    measured = store.free_disk(client().info(), endpoint())
+    if measured is not None and measured[0] / store.GB < NEEDED_GB:
         free, where = measured
         raise LabError(
-            f"Only {free / doctor.GB:.1f} GB free {where}; the course images need about {NEEDED_GB:.0f} GB: "
+            f"Only {free / store.GB:.1f} GB free {where}; the course images need about {NEEDED_GB:.0f} GB: "
             "free some space (`docker system df` shows what Docker uses), then run prepull again."
         )
 
 
 def pull(ref: str, progress: Progress, task: TaskID) -> None:
     """Pull one image, advancing `task` with the bytes downloaded; raise PullFailed with the reason."""
-    layers: dict[str, tuple[int, int]] = {}  # layer id -> (downloaded, total)
     try:
-        for event in client().api.pull(ref, stream=True, decode=True):
-            failure = (event.get("errorDetail") or {}).get("message") or event.get("error")
-            if failure:
-                raise PullFailed(explain(ref, str(failure)))
-            _track(event, layers)
-            progress.update(
-                task,
-                completed=sum(done for done, _ in layers.values()),
-                total=sum(total for _, total in layers.values()) or None,
-            )
+        follow(
+            client().api.pull(ref, stream=True, decode=True), progress, task, lambda why: PullFailed(explain(ref, why))
+        )
     except APIError as exc:
         raise PullFailed(explain(ref, str(exc.explanation or exc))) from exc
-
-
-def _track(event: dict[str, Any], layers: dict[str, tuple[int, int]]) -> None:
-    layer, status = event.get("id"), event.get("status", "")
-    detail = event.get("progressDetail") or {}
-    if not layer:
-        return
-    _, total = layers.get(layer, (0, 0))
-    if status == "Downloading" and detail.get("total"):
-        layers[layer] = (int(detail.get("current", 0)), int(detail["total"]))
-    elif status in ("Download complete", "Pull complete", "Already exists"):
-        layers[layer] = (total, total)
 
 
 def explain(ref: str, message: str) -> str:

@@ -18,7 +18,7 @@ import yaml
 from labkit.errors import CommandFailed, LabError
 from labkit.shell import run
 
-BOOK_ROOT = Path(__file__).resolve().parent.parent
+BOOK_ROOT = Path(__file__).resolve().parents[3]  # the repository: labkit/tools/maintain/book.py
 EXECUTED_CONFIG = Path("_build") / "_config.executed.yml"
 CELL_TIMEOUT = 1800  # seconds per cell: a cold image build or pull can take minutes
 BUILD_TIMEOUT = 4 * 3600  # the whole build, with all eight labs executed one after another

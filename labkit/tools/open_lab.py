@@ -8,7 +8,7 @@ from pathlib import Path
 
 from labkit.errors import LabError
 
-LABS = Path(__file__).resolve().parent.parent / "labs"
+LABS = Path(__file__).resolve().parents[2] / "labs"  # beside labkit/, from labkit/tools/open_lab.py
 INSTALL_HINT = (
     'JupyterLab is not installed: run `pip install -e ".[lab]"` (or `pip install jupyterlab`), '
     "or open {notebook} in VS Code with its Jupyter extension."

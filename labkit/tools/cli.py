@@ -8,7 +8,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from labkit import boundary, classroom, cleanup, doctor, generate, names, open_lab, prepull, tags
+from labkit import boundary, names
+from labkit.engine import cleanup
+from labkit.tools import classroom, doctor, open_lab, prepull
+from labkit.tools.console import wide_console
+from labkit.tools.maintain import generate, tags
 
 DESCRIPTION = "Check, prepare and clean up a machine for the Containerizing .NET labs."
 EPILOG = f"An error is one line; add {boundary.DEBUG_FLAG} (or set {boundary.DEBUG_VARIABLE}=1) to see its traceback."
@@ -24,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check the Docker engine, Linux containers, disk, ports, registries and course images. "
         "Exit code 0 when every required check passes, 1 otherwise.",
     )
-    check.set_defaults(run=lambda args: doctor.main(doctor.wide_console()))
+    check.set_defaults(run=lambda args: doctor.main(wide_console()))
 
     pull = commands.add_parser(
         "prepull",
@@ -58,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tags_cmd.set_defaults(run=lambda args: run_tags())
 
-    # Listed here for --help; main() hands its arguments (--help included) to labkit.generate.
+    # Listed here for --help; main() hands its arguments (--help included) to labkit.tools.maintain.generate.
     commands.add_parser("generate", help="regenerate labs/ from solutions/ (see `generate --help`)")
 
     book = commands.add_parser(
@@ -97,13 +101,13 @@ def run_tags() -> int:
     for report in reports:
         mark = Text("✔", style="green") if report.ok else Text("✘", style="red")
         table.add_row(mark, report.ref, report.support, report.published)
-    doctor.wide_console().print(table)
+    wide_console().print(table)
     return 0 if all(report.ok for report in reports) else 1
 
 
 def run_book(args: argparse.Namespace) -> int:
-    # Imported here: labkit.book needs jupyter-book's packages, which the other commands do not.
-    book = importlib.import_module("labkit.book")
+    # Imported here: labkit.tools.maintain.book needs jupyter-book's packages, which the other commands do not.
+    book = importlib.import_module("labkit.tools.maintain.book")
     result: int = book.build(execute=args.execute, labs=args.only)
     return result
 

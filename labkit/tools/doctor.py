@@ -6,29 +6,25 @@
 import os
 import re
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from docker.errors import DockerException
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labkit import catalog, image_info, names, refs, registry
+from labkit import catalog, names, refs, registry
 from labkit.docker_access import Endpoint, client, endpoint
+from labkit.engine import image_info
+from labkit.engine.store import GB, containerd_store, free_disk
 from labkit.errors import CatalogError
+from labkit.tools.console import wide_console
 
 MIN_API = (1, 41)  # Docker Engine 20.10
 MIN_FREE_GB = 10.0
 ARCHITECTURES = ("x86_64", "amd64", "aarch64", "arm64")
 WELL_KNOWN_PORTS = (8080, 5000)
-GB = 1_000_000_000
-LOG_WIDTH = 120
-CONTAINERD_STORE = "io.containerd.snapshotter.v1"  # moby daemon/containerd/service.go, LayerStoreStatus
-CONTAINERD_ROOT = Path("/var/lib/containerd")  # where a system containerd keeps the store's snapshots
 
 
 @dataclass(frozen=True)
@@ -178,11 +174,6 @@ def endpoint_row(used: Endpoint) -> Row:
     return Row("Docker endpoint", "pass", f"{used.host} ({used.source})")
 
 
-def containerd_store(info: dict[str, Any]) -> bool:
-    """The engine keeps images in containerd (Docker Desktop's default, Engine 29's on new installs)."""
-    return any(list(pair) == ["driver-type", CONTAINERD_STORE] for pair in info.get("DriverStatus") or [])
-
-
 def store_row(info: dict[str, Any]) -> Row:
     driver = info.get("Driver", "?")
     if containerd_store(info):
@@ -201,66 +192,6 @@ def disk_row(info: dict[str, Any], used: Endpoint) -> Row:
     if free / GB < MIN_FREE_GB:
         return Row("Free disk", "warn", f"{detail}; the labs want {MIN_FREE_GB:.0f} GB", required=False)
     return Row("Free disk", "pass", detail, required=False)
-
-
-def free_disk(info: dict[str, Any], used: Endpoint) -> tuple[int, str] | None:
-    """(bytes free, where) for the engine's image store; None when it cannot be measured."""
-    return _free_on_this_host(info) if engine_on_this_host(info, used) else _free_in_the_engine(info)
-
-
-def engine_on_this_host(info: dict[str, Any], used: Endpoint) -> bool:
-    """A local socket can still lead into a VM (Docker Desktop, Colima, OrbStack): its engine has another name."""
-    return (
-        used.host.startswith("unix://")
-        and info.get("Name") == socket.gethostname()
-        and Path(str(info.get("DockerRootDir"))).is_dir()
-    )
-
-
-def _free_on_this_host(info: dict[str, Any]) -> tuple[int, str]:
-    stores = [Path(str(info["DockerRootDir"]))]
-    if containerd_store(info) and CONTAINERD_ROOT.is_dir():
-        stores.append(CONTAINERD_ROOT)
-    free, store = min((shutil.disk_usage(store).free, store) for store in stores)
-    return free, f"at {store}"
-
-
-def _free_in_the_engine(info: dict[str, Any]) -> tuple[int, str] | None:
-    free = free_in_engine()
-    return None if free is None else (free, f"inside the engine ({info.get('Name')}, {info.get('DockerRootDir')})")
-
-
-def free_in_engine() -> int | None:
-    """Bytes free under the engine's image store, seen by `df /` in a throwaway container.
-
-    A container's root is an overlay whose writable layer sits in the store, so `df /` reports
-    that disk. The image is a course image already present (none is pulled); None without one.
-    """
-    try:
-        present = [entry.ref for entry in catalog.images() if image_info.exists(entry.ref)]
-    except CatalogError:
-        return None
-    for ref in present:
-        output = _run_df(ref)
-        if output is not None:
-            return int(output.splitlines()[-1].split()[3]) * 1024
-    return None
-
-
-def _run_df(ref: str) -> str | None:
-    """`df -Pk /` in a labelled container of `ref`, removed afterwards; None if the image has no df."""
-    container = client().containers.create(
-        ref, entrypoint=["df", "-Pk", "/"], labels=names.labels("doctor"), network_disabled=True
-    )
-    try:
-        container.start()
-        if container.wait(timeout=60).get("StatusCode") != 0:
-            return None
-        return str(container.logs(stdout=True, stderr=False).decode())
-    except DockerException:
-        return None
-    finally:
-        container.remove(force=True)
 
 
 def _port_rows() -> list[Row]:
@@ -302,14 +233,6 @@ def _image_row(ref: str, present: bool, registry_answers: bool) -> Row:
     if registry_answers:
         return Row(f"Image {ref}", "warn", "not pulled yet: run `python -m labkit prepull`", required=False)
     return Row(f"Image {ref}", "fail", "missing, and its registry does not answer: ask for the classroom mirror")
-
-
-def wide_console() -> Console:
-    """Rich's console, 120 columns wide when the output is a log file rather than a terminal."""
-    console = Console()
-    if not console.is_terminal:
-        console.width = LOG_WIDTH
-    return console
 
 
 _SYMBOLS = {"pass": "[green]✔[/]", "warn": "[yellow]![/]", "fail": "[red]✘[/]"}
