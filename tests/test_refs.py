@@ -1,11 +1,14 @@
 """labkit.refs: image references read as Docker reads them (registry port, digest, Docker Hub)."""
 
+from http.server import BaseHTTPRequestHandler
+
 import pytest
 
 from labkit import refs
 from labkit.errors import InvalidName
 from labkit.refs import ImageRef
 from labkit.tools.maintain import tags
+from tests.helpers import http_server
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -42,8 +45,17 @@ def test_a_reference_docker_would_refuse_is_one_clear_error(ref: str) -> None:
         refs.parse(ref)
 
 
-def test_tags_asks_the_registry_of_a_ref_with_a_port_and_skips_a_digest() -> None:
+def test_tags_asks_the_registry_of_a_ref_with_a_port_and_looks_a_digest_up() -> None:
     report = tags.check("127.0.0.1:9/dotnet/sdk:10.0")  # port 9 (discard): nothing answers
     assert report.published.startswith("127.0.0.1:9 could not be asked") and report.in_registry is None
-    pinned = tags.check(f"localhost:5000/app@{DIGEST}")
-    assert pinned.published == "pinned by digest: localhost:5000 not asked"
+    asked: list[str] = []
+
+    def no_manifests(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        asked.append(request.path)
+        return 404, {}, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}'
+
+    with http_server(no_manifests) as base:
+        address = base.removeprefix("http://")
+        pinned = tags.check(f"{address}/app@{DIGEST}")
+    assert asked == [f"/v2/app/manifests/{DIGEST}"]
+    assert pinned.in_registry is False and not pinned.ok and pinned.published == f"{address} has no {DIGEST}"
