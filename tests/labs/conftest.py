@@ -20,6 +20,10 @@ def namespace(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", autouse=True)
 def remove_test_resources(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Whatever a module's tests created carries its LAB_ID label; remove it all at the end."""
+    """Whatever a module's tests created carries its LAB_ID label; remove it all at the end. Only when
+    this run used the engine here: a run of the engine-free tests (`-m "not docker"`) must not remove
+    what another session's run of the same module is using right now."""
     yield
-    cleanup.remove_if_reachable(request.module.LAB_ID)
+    here = [item for item in request.session.items if getattr(item, "module", None) is request.module]
+    if any(item.get_closest_marker("docker") for item in here):
+        cleanup.remove_if_reachable(request.module.LAB_ID)
