@@ -1,4 +1,4 @@
-"""Plain helpers for labkit's tests (the Docker fixtures are in tests/fixtures.py)."""
+"""Plain helpers for every test under tests/ (the Docker fixtures are in tests/conftest.py)."""
 
 import http.server
 import os

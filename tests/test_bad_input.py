@@ -25,8 +25,6 @@ from labkit import cli, doctor, names, notebook
 from labkit.docker_access import client
 from tests.helpers import TEST_LAB, Made, catalog_file, exists
 
-pytest_plugins = ["tests.fixtures"]
-
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 BROKEN_TOML = '[dotnet]\ntag = "10.0"\n[images.sdk\nref = "mcr.microsoft.com/dotnet/sdk:10.0"\n'

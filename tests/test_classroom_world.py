@@ -23,7 +23,6 @@ from labkit.registry.client import Registry
 from tests import helpers
 from tests.helpers import TEST_LAB, catalog_file
 
-pytest_plugins = ["tests.fixtures"]
 # engine_wide: the join test takes the course images' names away, and lab 01 runs here under its own id.
 pytestmark = [pytest.mark.offline_world, pytest.mark.docker, pytest.mark.engine_wide]
 

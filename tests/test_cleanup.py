@@ -7,8 +7,6 @@ from labkit import cleanup, names
 from labkit.errors import InvalidName
 from tests.helpers import Made, MakeLabResources, StartContainer, exists
 
-pytest_plugins = ["tests.fixtures"]
-
 KINDS = ["container", "image", "network", "volume"]
 
 

@@ -22,8 +22,6 @@ from tests.helpers import (
     labkit,
 )
 
-pytest_plugins = ["tests.fixtures"]
-
 docker = pytest.mark.docker
 
 

@@ -14,8 +14,6 @@ from labkit import catalog, doctor, image_info
 from labkit.docker_access import Endpoint, endpoint
 from tests.helpers import catalog_file, labkit
 
-pytest_plugins = ["tests.fixtures"]
-
 GB = 1_000_000_000
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]]}
 CONTAINERD = {"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}

@@ -8,8 +8,6 @@ from matplotlib.patches import Rectangle
 from labkit import image_info, images
 from tests.helpers import BuildImage
 
-pytest_plugins = ["tests.fixtures"]
-
 docker = pytest.mark.docker
 
 APP = """\
