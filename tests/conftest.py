@@ -6,8 +6,8 @@ Everything is labelled org.containerizing-dotnet.lab=labkit-tests, tagged per se
 removed at the end of the session by id (never by label: other sessions may run meanwhile).
 
 Every test under tests/ sees these fixtures (this is the conftest.py of the whole tree); test
-modules take plain helpers from tests.helpers. Course-wide hooks that must reach the solution
-notebooks too are in the repository's conftest.py, not here.
+modules take plain helpers, and the repository's ROOT, from tests.helpers. Course-wide hooks that
+must reach the solution notebooks too are in the repository's conftest.py, not here.
 """
 
 import secrets

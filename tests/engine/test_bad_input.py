@@ -23,9 +23,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from labkit import cli, doctor, names, notebook
 from labkit.docker_access import client
-from tests.helpers import TEST_LAB, Made, catalog_file, exists
+from tests.helpers import ROOT, TEST_LAB, Made, catalog_file, exists
 
-ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 BROKEN_TOML = '[dotnet]\ntag = "10.0"\n[images.sdk\nref = "mcr.microsoft.com/dotnet/sdk:10.0"\n'
 NO_REF_TOML = '[dotnet]\ntag = "10.0"\n\n[images.sdk]\nrole = "build"\n'
