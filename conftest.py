@@ -66,7 +66,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.getoption("reverse"):
         items[:] = reversed_order(items)
     for item in items:
-        if hasattr(item, "output_timeout"):
+        if hasattr(item, "output_timeout"):  # nbval offers no public option for it (only the cell timeout)
             item.output_timeout = NBVAL_OUTPUT_TIMEOUT
     docker_items = [item for item in items if _needs_docker(item)]
     if not docker_items:
@@ -118,6 +118,7 @@ def _lock(exclusive: bool) -> int:
 def pytest_collectstart(collector: pytest.Collector) -> None:
     """Docker CLI notices on stderr must never fail an output comparison."""
     if collector.path is not None and collector.path.suffix == ".ipynb":
+        # nbval offers no public option for it: its skip_compare list is fixed when the collector is made.
         collector.skip_compare += ("stderr",)  # type: ignore[attr-defined]
 
 

@@ -1,4 +1,4 @@
-"""Plain helpers for labkit's tests (the Docker fixtures are in tests/fixtures.py)."""
+"""Plain helpers for every test under tests/ (the Docker fixtures are in tests/conftest.py)."""
 
 import http.server
 import os
@@ -18,7 +18,7 @@ from docker.errors import APIError, NotFound
 from labkit import names, run
 from offline_world.machine import SWITCH
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository: tests/<kind>/ modules take it from here
 TEST_LAB = "labkit-tests"
 LABELS = names.labels(TEST_LAB)
 LABEL_FLAGS = names.label_flags(TEST_LAB)

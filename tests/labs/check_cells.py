@@ -12,8 +12,9 @@ from typing import Any
 import nbformat
 
 from labkit import Lab
+from tests.helpers import ROOT
 
-SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
+SOLUTIONS = ROOT / "solutions"
 _HEADING = re.compile(r"^## (?:Step (\d+):)?", re.MULTILINE)
 _LABKIT_RUN = re.compile(r"(?<![.\w])run\(")
 

@@ -35,6 +35,7 @@ from labkit.engine import cleanup
 from labkit import names
 from labkit.docker_access import client
 from labkit.errors import LabError
+from tests.helpers import ROOT
 
 
 class Expected(NamedTuple):
@@ -76,7 +77,6 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ),
 }
 
-ROOT = Path(__file__).resolve().parents[2]
 LAB_ID = "todo-coverage"  # the lab id every lab runs under here: what it creates carries this label
 LAB_IDS = sorted(path.name for path in (ROOT / "labs").iterdir() if (path / "lab.ipynb").is_file())
 CELL_TIMEOUT = 900

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 DOCKERFILES = sorted(p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts)
 
 

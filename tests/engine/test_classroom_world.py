@@ -22,13 +22,11 @@ from labkit.docker_access import client
 from labkit.registry.client import Registry
 from labkit.tools.classroom import room
 from tests import helpers
-from tests.helpers import TEST_LAB, catalog_file
+from tests.helpers import ROOT, TEST_LAB, catalog_file
 
-pytest_plugins = ["tests.fixtures"]
 # engine_wide: the join test takes the course images' names away, and lab 01 runs here under its own id.
 pytestmark = [pytest.mark.offline_world, pytest.mark.docker, pytest.mark.engine_wide]
 
-ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTOR = "127.0.0.2"
 
 

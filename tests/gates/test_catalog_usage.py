@@ -7,8 +7,8 @@ import nbformat
 import pytest
 
 from labkit import catalog
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted(p for p in ROOT.glob("solutions/**/Dockerfile*") if "bin" not in p.parts and "obj" not in p.parts)
 # Those whose FROM lines take the .NET tag from the build argument (the others use no .NET base image).
 TAGGED_DOCKERFILES = [p for p in DOCKERFILES if re.search(r"\$\{?DOTNET_TAG\b", p.read_text("utf-8"))]

@@ -8,8 +8,6 @@ from labkit.engine import cleanup
 from labkit.errors import InvalidName
 from tests.helpers import Made, MakeLabResources, StartContainer, exists
 
-pytest_plugins = ["tests.fixtures"]
-
 KINDS = ["container", "image", "network", "volume"]
 
 

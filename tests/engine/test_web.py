@@ -10,8 +10,6 @@ from labkit.errors import CheckFailed, LabError
 from labkit.names import LOOPBACK, free_port
 from tests.helpers import LABELS, WEB_FILES, WEB_IMAGE, BuildImage, StartContainer, http_server
 
-pytest_plugins = ["tests.fixtures"]
-
 
 def _answer(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
     if request.path == "/missing":

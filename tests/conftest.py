@@ -5,8 +5,9 @@ one-layer image: a shell, `sleep` and `httpd` in 2 MB, so containers can run and
 Everything is labelled org.containerizing-dotnet.lab=labkit-tests, tagged per session, and
 removed at the end of the session by id (never by label: other sessions may run meanwhile).
 
-Test modules load these with `pytest_plugins = ["tests.fixtures"]` and take plain helpers
-from tests.helpers (importing this module directly would keep pytest from rewriting it).
+Every test under tests/ sees these fixtures (this is the conftest.py of the whole tree); test
+modules take plain helpers, and the repository's ROOT, from tests.helpers. Course-wide hooks that
+must reach the solution notebooks too are in the repository's conftest.py, not here.
 """
 
 import secrets

@@ -15,8 +15,7 @@ from labkit.tools.maintain.generate import (
     stale,
     strip_solutions,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 DOCKERFILE = """\
 FROM base AS build

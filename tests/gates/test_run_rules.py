@@ -12,8 +12,8 @@ from typing import cast
 import pytest
 
 from conftest import ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, reversed_order
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SKIPS = """\
 import pytest
 

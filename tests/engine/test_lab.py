@@ -9,8 +9,6 @@ from labkit import Lab, web
 from labkit.names import LOOPBACK
 from tests.helpers import WEB_FILES, WEB_IMAGE, BuildImage
 
-pytest_plugins = ["tests.fixtures"]
-
 
 def test_a_lab_names_its_resources() -> None:
     lab = Lab("03-dockerfiles")

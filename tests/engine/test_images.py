@@ -9,8 +9,6 @@ from labkit import images
 from labkit.engine import image_info
 from tests.helpers import BuildImage
 
-pytest_plugins = ["tests.fixtures"]
-
 docker = pytest.mark.docker
 
 APP = """\

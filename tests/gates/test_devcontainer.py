@@ -2,12 +2,12 @@
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 DEVCONTAINER = ROOT / ".devcontainer" / "devcontainer.json"
 README = ROOT / "README.md"
 

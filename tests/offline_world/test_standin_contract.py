@@ -3,7 +3,7 @@
 Every image is pulled by its catalog name (mcr.microsoft.com/dotnet/...), so the same test checks
 the offline world's stand-ins in CI and Microsoft's own images on a machine that reaches MCR:
 
-    COURSE_OFFLINE_WORLD= /work/venv/bin/pytest tests/test_standin_contract.py
+    COURSE_OFFLINE_WORLD= /work/venv/bin/pytest tests/offline_world/test_standin_contract.py
 
 Facts that legitimately differ between the two (exact versions, Debian 12 vs Ubuntu 24.04 package
 names) are not compared with constants: versions are checked against what .NET inside the image

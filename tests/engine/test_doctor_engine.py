@@ -16,8 +16,6 @@ from labkit.engine import image_info, store
 from labkit.tools import doctor
 from tests.helpers import catalog_file, labkit
 
-pytest_plugins = ["tests.fixtures"]
-
 GB = 1_000_000_000
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]]}
 CONTAINERD = {"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}

@@ -24,11 +24,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from labkit import names, notebook
 from labkit.docker_access import client
 from labkit.tools import cli, doctor
-from tests.helpers import TEST_LAB, Made, catalog_file, exists
+from tests.helpers import ROOT, TEST_LAB, Made, catalog_file, exists
 
-pytest_plugins = ["tests.fixtures"]
-
-ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 BROKEN_TOML = '[dotnet]\ntag = "10.0"\n[images.sdk\nref = "mcr.microsoft.com/dotnet/sdk:10.0"\n'
 NO_REF_TOML = '[dotnet]\ntag = "10.0"\n\n[images.sdk]\nrole = "build"\n'

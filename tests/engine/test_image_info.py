@@ -9,8 +9,6 @@ from labkit.engine import image_info
 from labkit.engine.store import containerd_store
 from labkit.errors import InvalidName
 
-pytest_plugins = ["tests.fixtures"]
-
 INFO: dict[str, Any] = {
     "RootFS": {"Type": "layers", "Layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]},
     "Config": {"User": "app", "Env": ["PATH=/usr/bin", "APP_UID=1654", "EMPTY=", "URLS=http://+:8080;x=y"]},

@@ -23,8 +23,6 @@ from tests.helpers import (
     labkit,
 )
 
-pytest_plugins = ["tests.fixtures"]
-
 docker = pytest.mark.docker
 
 

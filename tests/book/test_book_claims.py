@@ -11,7 +11,6 @@ Checked mechanically, in book/*.md and the solution notebooks' markdown:
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from labkit import catalog, releases
 from labkit.releases import Channel
 from labkit.tools.maintain.generate import read_notebook
 from tests.facts import APP_UID, APP_USER, HTTP_PORT
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PHASES = {"active": "active", "maintenance": "maintenance", "eol": "ended", "go-live": "release candidate"}
 RELEASED = ("active", "maintenance", "eol")
 IMAGE_FACTS = [

@@ -23,9 +23,8 @@ from labkit.names import LOOPBACK, free_port
 from offline_world import commands, engine, hosts, hub, preflight, registry
 from offline_world.__main__ import PROGRAM, main
 from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, MCR, SWITCH
-from tests.helpers import http_server
+from tests.helpers import ROOT, http_server
 
-ROOT = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 WORLD = f"{sys.executable} -m offline_world"
 

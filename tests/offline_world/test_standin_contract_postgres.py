@@ -5,7 +5,7 @@ Dockerfile and docker-entrypoint.sh (docker-library/postgres, 17/trixie). The im
 its catalog name, so the same test checks the offline world's stand-in in CI and Docker Hub's
 image on a machine that reaches it:
 
-    COURSE_OFFLINE_WORLD= python -m pytest tests/test_standin_contract_postgres.py
+    COURSE_OFFLINE_WORLD= python -m pytest tests/offline_world/test_standin_contract_postgres.py
 
 Exact versions differ (Debian's postgresql-17 vs the PostgreSQL project's packages): only the
 major version is compared.

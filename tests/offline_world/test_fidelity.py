@@ -1,6 +1,6 @@
 """Dockerfiles in the style of Microsoft's samples build unmodified and run as on the real images.
 
-tests/fidelity/ holds them, written for the course: `# syntax=docker/dockerfile:1` (BuildKit pulls
+tests/offline_world/fidelity/ holds them, written for the course: `# syntax=docker/dockerfile:1` (BuildKit pulls
 its Dockerfile frontend from Docker Hub), `COPY --link`, a NuGet cache mount and the -noble tags.
 In the offline world every name resolves to a stand-in; on a machine that reaches MCR and Docker
 Hub the same test checks the real images.
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.docker]
 
 @contextmanager
 def built(dockerfile: str, *build_args: str) -> Iterator[tuple[str, str]]:
-    """The image `dockerfile` of tests/fidelity builds, and BuildKit's log of the build; removed afterwards."""
+    """The image `dockerfile` of fidelity/ (SAMPLE) builds, and BuildKit's log of the build; removed afterwards."""
     tag = f"{TEST_LAB}/fidelity:{dockerfile.lower().replace('.', '-')}-{os.getpid()}"
     flags = " ".join(f"--build-arg {arg}" for arg in build_args)
     log = run(

@@ -22,7 +22,6 @@ from labkit.tools.classroom import status as classroom_status
 from tests.helpers import TEST_LAB, catalog_file, http_server, labkit
 from tests.labs import wrong_state
 
-pytest_plugins = ["tests.fixtures"]
 FINGERPRINT = "4f2a-91c0-7be3-0d5a"  # what no fake registry here serves
 
 LEARNER_LOG = (

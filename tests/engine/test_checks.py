@@ -13,8 +13,6 @@ from labkit.errors import CheckFailed
 from labkit.names import free_port
 from tests.helpers import LABELS, WEB_FILES, WEB_IMAGE, BuildImage, StartContainer
 
-pytest_plugins = ["tests.fixtures"]
-
 docker = pytest.mark.docker
 TODAY = date(2026, 11, 21)
 

@@ -26,8 +26,8 @@ import yaml
 
 from labkit.errors import LabError
 from labkit.tools.maintain import book
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_GLOBS = ("solutions/*/lab.ipynb", "labs/*/lab.ipynb")
 EOL_SCAN = ("book", "labs", "solutions")
 SKIPPED_DIRS = {"bin", "obj", ".ipynb_checkpoints", "__pycache__"}

@@ -17,11 +17,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.helpers import serve
+from tests.helpers import ROOT, serve
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOT = ROOT / "_build" / "screenshots" / "home.png"
 CHROMIUM = Path("/usr/bin/chromium")

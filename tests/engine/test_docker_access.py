@@ -17,11 +17,8 @@ import pytest
 
 from labkit.docker_access import endpoint
 from labkit.errors import DockerUnavailable
-from tests.helpers import labkit
+from tests.helpers import ROOT, labkit
 
-pytest_plugins = ["tests.fixtures"]
-
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 ENGINE_ENV = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 

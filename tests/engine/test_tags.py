@@ -11,7 +11,6 @@ from labkit.tools.maintain import tags
 from tests.helpers import TEST_LAB
 from tests.labs import wrong_state
 
-pytest_plugins = ["tests.fixtures"]
 TODAY = date(2026, 12, 5)  # the verdicts hold on this day, whatever the clock says
 
 

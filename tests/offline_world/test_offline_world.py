@@ -133,7 +133,7 @@ def test_buildkit_resolves_from_lines_through_the_registry(tmp_path: Path) -> No
 
 @contextmanager
 def smoke_app(runtime_tag: str) -> Iterator[tuple[str, str]]:
-    """The smoke app built with tests/smoke/Dockerfile on `runtime_tag`, running on a loopback port."""
+    """The smoke app built with tests/offline_world/smoke/Dockerfile on `runtime_tag`, running on a loopback port."""
     tag = f"{TEST_LAB}/offline-smoke:{runtime_tag}-{os.getpid()}"
     run(
         f"{WORLD_DOCKER} build {LABEL_FLAGS} --build-arg DOTNET_TAG=10.0 --build-arg RUNTIME_TAG={runtime_tag}"
