@@ -23,6 +23,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from labkit import names, notebook
 from labkit.docker_access import client
+from labkit.engine import store
 from labkit.tools import cli, doctor
 from tests.helpers import ROOT, TEST_LAB, Made, catalog_file, exists
 
@@ -153,7 +154,7 @@ def _generate(world: World, content: bytes) -> Outcome:
 def _disk_nearly_full(world: World, request: Any) -> Outcome:
     world.catalog_of({"absent": absent_ref()})
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
-    monkeypatch.setattr(doctor, "free_disk", lambda info, used: (500_000_000, "at /var/lib/docker"))
+    monkeypatch.setattr(store, "free_disk", lambda info, used: (500_000_000, "at /var/lib/docker"))
     return in_process(world, lambda: cli.main(["prepull"]), request.getfixturevalue("capsys"))
 
 
