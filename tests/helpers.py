@@ -152,3 +152,11 @@ def labkit(
         timeout=timeout,
         check=False,
     )
+
+
+def engine_tags(docker_client: docker.DockerClient) -> list[str]:
+    """Every image tag on the engine, from one listing. (`images.list()` inspects each image after listing
+    them, so an image another test removes in between fails it: tests run two at a time.)"""
+    return [
+        tag for summary in docker_client.api.images() for tag in summary.get("RepoTags") or [] if tag != "<none>:<none>"
+    ]

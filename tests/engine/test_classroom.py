@@ -19,7 +19,7 @@ from labkit.tools import open_lab
 from labkit.tools.classroom import join as classroom_join
 from labkit.tools.classroom import room
 from labkit.tools.classroom import status as classroom_status
-from tests.helpers import TEST_LAB, catalog_file, http_server, labkit
+from tests.helpers import TEST_LAB, catalog_file, engine_tags, http_server, labkit
 from tests.labs import wrong_state
 
 FINGERPRINT = "4f2a-91c0-7be3-0d5a"  # what no fake registry here serves
@@ -291,4 +291,4 @@ def test_join_refuses_a_registry_serving_a_tampered_image_and_renames_nothing(
     assert f"The registry at {address} does not serve what the instructor served" in message
     assert f"not {expect}. Nothing was pulled or renamed" in message
     assert docker_client.images.get(ref).id == here_before
-    assert not [tag for i in docker_client.images.list() for tag in i.tags if tag.startswith(address)]
+    assert not [tag for tag in engine_tags(docker_client) if tag.startswith(address)]

@@ -15,9 +15,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from labkit import catalog
 from labkit.docker_access import endpoint
 from labkit.errors import DockerUnavailable
-from tests.helpers import ROOT, labkit
+from tests.helpers import ROOT, engine_tags, labkit
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 ENGINE_ENV = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
@@ -151,8 +152,8 @@ def engine_socket(docker_client: docker.DockerClient) -> Path:
 
 @pytest.fixture
 def present(docker_client: docker.DockerClient) -> str:
-    """A tag already on the engine (the test pulls and builds nothing)."""
-    tags = [tag for image in docker_client.images.list() for tag in image.tags]
+    """A tag already on the engine (the test pulls and builds nothing), one no other test removes."""
+    tags = [tag for tag in engine_tags(docker_client) if tag in {entry.ref for entry in catalog.images()}]
     if not tags:
         pytest.skip("no tagged image on this engine")
     return str(tags[0])
