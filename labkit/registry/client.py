@@ -82,10 +82,11 @@ def api_host(registry: str) -> str:
     return _API_HOSTS.get(registry, registry)
 
 
-def api_url(registry: str) -> str:
-    """The registry API root; a loopback registry is plain HTTP, as Docker treats 127.0.0.0/8 as insecure."""
-    scheme = "http" if is_loopback(registry) else "https"
-    return f"{scheme}://{api_host(registry)}/v2/"
+def api_url(registry: str, plain_http: bool | None = None) -> str:
+    """The registry API root; unless told, a loopback registry is plain HTTP, as Docker treats 127.0.0.0/8
+    as insecure."""
+    plain = is_loopback(registry) if plain_http is None else plain_http
+    return f"{'http' if plain else 'https'}://{api_host(registry)}/v2/"
 
 
 class Registry:
@@ -93,8 +94,7 @@ class Registry:
 
     def __init__(self, host: str, *, plain_http: bool | None = None, cafile: Path | None = None) -> None:
         self.host = host
-        plain = is_loopback(host) if plain_http is None else plain_http
-        self.base = f"{'http' if plain else 'https'}://{api_host(host)}"
+        self.base = api_url(host, plain_http).removesuffix("/v2/")
         self.tokens: dict[str, str] = {}  # repository -> token
         self.holds: dict[str, str] = {}  # blob digest -> a repository here that has it (copy mounts from it)
         self.session = requests.Session()
