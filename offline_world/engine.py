@@ -148,12 +148,36 @@ def start_dockerd(timeout: float = 60.0) -> None:
         timeout=timeout,
         interval=1,
         what="the Docker engine answering",
-        why_not=lambda: f"{reachable()}; see {DOCKERD_LOG}",
+        why_not=_why_not_answering,
     )
 
 
+def _why_not_answering() -> str:
+    last = tail(read(DOCKERD_LOG), 1)
+    if last == "context deadline exceeded" and _configured_store() == STORES[1]:
+        return (
+            "dockerd gave up after 10 s reading its build cache, a bug of Docker 26 under the containerd "
+            f"store with a large cache (moby/moby#48569, fixed in 27.4). `python -m offline_world store {STORES[0]}` "
+            "starts it without that cache; or start it again, then empty the cache with `docker builder prune -af`"
+        )
+    return f"{reachable()}; last line of {DOCKERD_LOG}: {last or '(empty)'}"
+
+
+def _configured_store() -> str:
+    features = _daemon_config().get("features")
+    return STORES[1] if isinstance(features, dict) and features.get(CONTAINERD_FEATURE) else STORES[0]
+
+
 def stop_dockerd() -> None:
-    """Stop the engine and wait until it is gone (containers stop with it; images stay)."""
+    """Stop the engine and wait until it is gone (containers stop with it; images stay).
+
+    Under the containerd store it first empties the build cache: as it starts with that store,
+    Docker 26 reads every build-cache record within a 10 s limit and exits when they take longer
+    (moby/moby#48569, fixed in 27.4). A test run leaves thousands of records, so an engine stopped
+    with them may never answer again. The classic store's build cache is not read that way."""
+    if reachable() is None and image_store() == STORES[1]:
+        say("emptying the containerd store's build cache before the engine stops (moby/moby#48569)")
+        docker(["builder", "prune", "--all", "--force"], quiet=True)
     if Path("/run/systemd/system").is_dir():
         run(["systemctl", "stop", "docker"])
     else:
@@ -337,7 +361,7 @@ def restore_image_store() -> bool:
         config["features"] = before
     _write_daemon_config(config)
     STORE_RECORD.unlink()
-    wanted = STORES[1] if isinstance(before, dict) and before.get(CONTAINERD_FEATURE) else STORES[0]
+    wanted = _configured_store()
     if reachable() is None and image_store() != wanted:
         say(f"restarting the engine with the {wanted} image store it had before")
         stop_dockerd()

@@ -283,3 +283,23 @@ def listening(host: str, port: int) -> Iterator[None]:
         listener.bind((host, port))
         listener.listen()
         yield
+
+
+@pytest.mark.parametrize("store", engine.STORES)
+def test_an_engine_that_gives_up_on_its_build_cache_is_named_with_the_way_out(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Docker 26 under the containerd store exits 10 s after starting when its build cache is large
+    (moby/moby#48569); the log's last line alone ("context deadline exceeded") would not say that."""
+    log = tmp_path / "dockerd.log"
+    log.write_text('level=info msg="Daemon has completed initialization"\ncontext deadline exceeded\n')
+    monkeypatch.setattr(engine, "DOCKERD_LOG", log)
+    monkeypatch.setattr(
+        engine, "_daemon_config", lambda: {"features": {engine.CONTAINERD_FEATURE: store == "containerd"}}
+    )
+    monkeypatch.setattr(engine, "reachable", lambda: "Docker is not reachable")
+    why = engine._why_not_answering()
+    if store == "containerd":
+        assert "moby/moby#48569" in why and "python -m offline_world store classic" in why, why
+    else:
+        assert why == f"Docker is not reachable; last line of {log}: context deadline exceeded"
