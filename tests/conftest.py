@@ -23,7 +23,7 @@ from docker.errors import ContainerError
 
 from labkit import names
 from labkit.docker_access import client, reachable
-from tests.helpers import LABELS, TEST_LAB, BuildImage, Made, MakeLabResources, StartContainer
+from tests.helpers import LABELS, TEST_LAB, BuildImage, Made, MakeLabResources, StartContainer, output_of
 
 BUSYBOX_APPLETS = ("sh", "sleep", "httpd", "true", "false", "cat", "echo", "ls", "wget")
 
@@ -69,7 +69,7 @@ def busybox(
     docker_client.api.import_image(src=str(archive), repository=ref.split(":")[0], tag=run_tag, changes=changes)
     made.images.append(ref)
     try:
-        docker_client.containers.run(ref, ["true"], remove=True, labels=LABELS, network_mode="none")
+        output_of(ref, ["true"])
     except ContainerError:
         pytest.skip(f"{source} does not run in an empty image (not static): `apt-get install busybox-static`")
     return ref

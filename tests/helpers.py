@@ -13,9 +13,10 @@ from typing import Any
 
 import docker
 import pytest
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, ContainerError, NotFound
 
 from labkit import names, run
+from labkit.docker_access import client
 from offline_world.machine import SWITCH
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: tests/<kind>/ modules take it from here
@@ -117,7 +118,7 @@ def started(arguments: str, docker: str = BUILDKIT_DOCKER) -> Iterator[str]:
     try:
         yield container
     finally:
-        run(f"{docker} rm -f {container}", quiet=True)
+        run(f"{docker} rm -f -v {container}", quiet=True)  # -v: and the anonymous volumes its image's VOLUME made
 
 
 def catalog_file(folder: Path, refs: dict[str, str]) -> Path:
@@ -160,3 +161,20 @@ def engine_tags(docker_client: docker.DockerClient) -> list[str]:
     return [
         tag for summary in docker_client.api.images() for tag in summary.get("RepoTags") or [] if tag != "<none>:<none>"
     ]
+
+
+def output_of(image: str, command: list[str], **options: Any) -> str:
+    """The standard output of a throwaway labelled container run to its end; ContainerError when it fails.
+
+    docker-py's `containers.run(remove=True)` removes the container but not the anonymous volumes
+    that its image's VOLUME gave it (postgres, registry:2): every call would leave one behind."""
+    if "network" not in options:
+        options.setdefault("network_mode", "none")
+    container = client().containers.run(image, command, detach=True, labels=LABELS, **options)
+    try:
+        status = container.wait()["StatusCode"]
+        if status != 0:
+            raise ContainerError(container, status, command, image, container.logs(stdout=False, stderr=True))
+        return bytes(container.logs(stdout=True, stderr=False)).decode()
+    finally:
+        container.remove(force=True, v=True)

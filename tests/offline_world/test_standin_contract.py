@@ -43,7 +43,7 @@ from tests.facts import (
     POWERSHELL_MAJOR,
     noble_tags,
 )
-from tests.helpers import LABELS
+from tests.helpers import LABELS, output_of
 
 pytestmark = pytest.mark.docker
 
@@ -95,17 +95,13 @@ def env(image: Image) -> dict[str, str]:
 
 def sh(key: str, script: str) -> str:
     """Output of `sh -c script` in a throwaway container of a full image, as its default user."""
-    output = client().containers.run(
-        catalog.image(key), ["sh", "-c", script], remove=True, network_mode="none", labels=LABELS
-    )
-    return bytes(output).decode().strip()
+    return output_of(catalog.image(key), ["sh", "-c", script]).strip()
 
 
 def dotnet(key: str, *arguments: str) -> str:
     """Output of the image's own `dotnet` (the chiseled images have it as their entrypoint)."""
     command = list(arguments) if key.endswith("-chiseled") else ["dotnet", *arguments]
-    output = client().containers.run(catalog.image(key), command, remove=True, network_mode="none", labels=LABELS)
-    return bytes(output).decode()
+    return output_of(catalog.image(key), command)
 
 
 def runtime_versions(key: str) -> dict[str, str]:
@@ -319,8 +315,7 @@ def test_the_aot_sdk_has_the_native_toolchain(pull: Pull) -> None:
     below = pull("sdk").attrs["RootFS"]["Layers"]
     assert pull(aot).attrs["RootFS"]["Layers"][: len(below)] == below
     script = "command -v clang && test -f /usr/include/zlib.h && echo zlib"
-    output = client().containers.run(aot, ["sh", "-c", script], remove=True, network_mode="none", labels=LABELS)
-    assert bytes(output).decode().split() == ["/usr/bin/clang", "zlib"]
+    assert output_of(aot, ["sh", "-c", script]).split() == ["/usr/bin/clang", "zlib"]
 
 
 @pytest.mark.parametrize("ref", CHISELED_VARIANTS)

@@ -24,7 +24,7 @@ from labkit import catalog
 from labkit.docker_access import client
 from labkit.engine import image_info
 from labkit.waiting import wait_until
-from tests.helpers import LABELS
+from tests.helpers import LABELS, output_of
 
 pytestmark = pytest.mark.docker
 
@@ -45,10 +45,7 @@ def image() -> Image:
 
 def sh(script: str) -> str:
     """Output of `sh -c script` in a throwaway container (the entrypoint runs any other command as is)."""
-    output = client().containers.run(
-        catalog.image("postgres"), ["sh", "-c", script], remove=True, network_mode="none", labels=LABELS
-    )
-    return bytes(output).decode().strip()
+    return output_of(catalog.image("postgres"), ["sh", "-c", script]).strip()
 
 
 def psql(container: Container, *arguments: str) -> tuple[int, str]:
@@ -136,14 +133,8 @@ def test_first_start_creates_the_user_and_database_and_runs_the_init_scripts(fir
 def test_logins_from_another_container_need_the_password(first_start: Container, network: str) -> None:
     def login(password: str) -> int:
         url = f"postgresql://course:{password}@{first_start.name}/coursedb"
-        client_run = client().containers.run(
-            catalog.image("postgres"),
-            ["sh", "-c", f"psql '{url}' -tAc 'SELECT 1' >/dev/null 2>&1; echo $?"],
-            network=network,
-            labels=LABELS,
-            remove=True,
-        )
-        return int(bytes(client_run).decode().strip())
+        script = f"psql '{url}' -tAc 'SELECT 1' >/dev/null 2>&1; echo $?"
+        return int(output_of(catalog.image("postgres"), ["sh", "-c", script], network=network).strip())
 
     assert login(FIRST_START["POSTGRES_PASSWORD"]) == 0
     assert login("wrong") != 0
