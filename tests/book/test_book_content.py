@@ -105,6 +105,28 @@ def test_toc_lists_each_lab_with_its_solution() -> None:
     assert labs == solutions, f"labs without solution or solutions without lab: {labs ^ solutions}"
 
 
+# What intro.md says, in words, about how many entries a part of the toc has.
+COUNTED = {
+    r"(\w+) chapters explain": "Concepts",
+    r"(\w+) Jupyter notebooks": "Labs",
+    r"same (\w+) notebooks": "Solutions",
+}
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven")
+
+
+def test_the_introduction_counts_what_the_toc_lists() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    parts = {part["caption"]: len(part["chapters"]) for part in toc["parts"]}
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    said = {part: re.search(pattern, intro, re.IGNORECASE) for pattern, part in COUNTED.items()}
+    wrong = {part: found and found[1] for part, found in said.items() if not found or _count(found[1]) != parts[part]}
+    assert not wrong, f"intro.md counts {wrong}; _toc.yml lists {parts}"
+
+
+def _count(word: str) -> int:
+    return NUMBER_WORDS.index(word.lower()) if word.lower() in NUMBER_WORDS else -1
+
+
 def test_toc_entries_helper_finds_nested_sections() -> None:
     toc = {"root": "a", "parts": [{"chapters": [{"file": "b", "sections": [{"file": "c"}]}]}]}
     assert toc_entries(toc) == ["a", "b", "c"]
