@@ -26,7 +26,7 @@ import yaml
 
 from labkit.errors import LabError
 from labkit.tools.maintain import book
-from tests.helpers import ROOT
+from tests.helpers import ROOT, prose_and_code_lines
 
 NOTEBOOK_GLOBS = ("solutions/*/lab.ipynb", "labs/*/lab.ipynb")
 EOL_SCAN = ("book", "labs", "solutions")
@@ -40,7 +40,6 @@ EOL_REFERENCE = re.compile(
     r"|\bDOTNET_TAG\s*=\s*[\"']?[89]\.0\b"
 )
 STATES_SUPPORT_END = re.compile(r"\b(?:end|out) of support\b", re.IGNORECASE)
-FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(\{[^}]*\})?")
 TIME_ESTIMATE = re.compile(r"\*\*Time\*\*: about \d+ minutes")
 
 
@@ -199,33 +198,6 @@ def test_notebook_rule_rejects_incomplete_notebooks(opening: str, code: str, pro
 
 
 # -- end-of-support image references -------------------------------------------------------------
-
-
-def prose_and_code_lines(text: str, is_markdown: bool) -> Iterator[tuple[int, str, bool]]:
-    """(line number, line, is prose) for each line; only Markdown outside code fences is prose.
-
-    Directive fences such as ```{note} hold prose; ```{code-block} and plain fences hold code.
-    Fences nest as in MyST: a fence closes with a line of at least as many of the same character.
-    """
-    open_fences: list[tuple[str, bool]] = []  # (fence characters, holds code)
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        in_code = any(holds_code for _, holds_code in open_fences)
-        if not is_markdown:
-            yield number, line, False
-        elif open_fences and _closes(stripped, open_fences[-1][0]):
-            open_fences.pop()
-            yield number, line, False
-        elif (match := FENCE.match(line)) and not in_code:
-            directive = match.group(2) or ""
-            open_fences.append((match.group(1), not directive or directive.startswith("{code")))
-            yield number, line, False
-        else:
-            yield number, line, not in_code
-
-
-def _closes(stripped: str, fence: str) -> bool:
-    return len(stripped) >= len(fence) and set(stripped) == {fence[0]}
 
 
 def eol_violations(text: str, is_markdown: bool) -> list[str]:
