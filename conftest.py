@@ -4,8 +4,8 @@ Hooks rather than fixtures, because nbval's notebook cells are plain pytest Item
 fixtures do not reach.
 """
 
+import datetime
 import fcntl
-import json
 import os
 import re
 import tempfile
@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from labkit import releases
-from labkit.docker_access import reachable
-from labkit.engine import cleanup
+from labkit.docker_access import client, reachable
+from labkit.engine import cleanup, store
+from labkit.tools.maintain import measurements
 
 DOCKER_MARKERS = ("docker", "offline_world")
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
-LAB_TIMES_REPORT = Path(__file__).resolve().parent / "_build" / "reports" / "lab-times.json"
 
 EXPECTED_SKIPS_ENV = "COURSE_EXPECTED_SKIPS"  # the skip keys a CI job expects, comma-separated
 _SKIP_KEY = re.compile(r"\[skip: ([a-z-]+)\]$")
@@ -34,6 +34,8 @@ DEFAULT_ENGINE_LOCK = Path(tempfile.gettempdir()) / "containerizing-dotnet-tests
 ENGINE_HELD_ENV = "COURSE_ENGINE_LOCK_HELD"  # set for what an engine-wide test starts (a nested pytest)
 
 _lab_seconds: defaultdict[str, float] = defaultdict(float)
+_cell_seconds: defaultdict[str, defaultdict[int, float]] = defaultdict(lambda: defaultdict(float))  # by lab id
+_failed_labs: set[str] = set()
 _held: dict[str, int] = {}  # the lock's file descriptor, by the test file that holds it
 
 # Every test, notebook and `python -m labkit` run below reads the shipped release snapshot: results
@@ -164,9 +166,15 @@ def expected_skips() -> set[str]:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Add up each notebook's cell times: the lab's wall time with its base images present."""
-    path = report.nodeid.split("::", 1)[0]
-    if path.endswith(".ipynb"):
-        _lab_seconds[path] += report.duration
+    path, _, cell = report.nodeid.partition("::")
+    if not path.endswith(".ipynb"):
+        return
+    _lab_seconds[path] += report.duration
+    if path.startswith("solutions/") and cell.startswith("Cell "):  # nbval numbers the code cells from 0
+        lab = lab_id_of(Path(path))
+        _cell_seconds[lab][int(cell.removeprefix("Cell "))] += report.duration
+        if report.failed:
+            _failed_labs.add(lab)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -175,7 +183,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("lab wall times (all cells, setup and teardown)")
     for path, seconds in sorted(_lab_seconds.items()):
         terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
-    total = sum(_lab_seconds.values())
-    terminalreporter.write_line(f"{total:7.1f} s  all labs")
-    LAB_TIMES_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    LAB_TIMES_REPORT.write_text(json.dumps({"seconds": dict(_lab_seconds), "total": total}, indent=2))
+    terminalreporter.write_line(f"{sum(_lab_seconds.values()):7.1f} s  all labs")
+    passed = {lab: cells for lab, cells in _cell_seconds.items() if lab not in _failed_labs}
+    if passed and reachable() is None:  # the store and the engine's version are part of the record
+        written = record_lab_run(passed)
+        terminalreporter.write_line(f"Recorded for `python benchmarks/bench.py --write`: {written}")
+
+
+def record_lab_run(cells: dict[str, defaultdict[int, float]]) -> Path:
+    """Write this run's lab times (the labs that passed) for the measurements file, named after the
+    image store, or $COURSE_LAB_RUN when one store runs the labs more than once (CI: containerd-1, -2)."""
+    info = client().info()
+    kind = "containerd" if store.containerd_store(info) else "classic"
+    facts = {"date": datetime.date.today().isoformat(), "engine": str(client().version()["Version"]), "store": kind}
+    seconds = {lab: [round(by_cell[index], 2) for index in range(max(by_cell) + 1)] for lab, by_cell in cells.items()}
+    return measurements.record_run(os.environ.get(measurements.LAB_RUN_ENV) or kind, facts, seconds)

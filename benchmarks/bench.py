@@ -1,35 +1,42 @@
 """Measure what the course claims about speed and size, on this machine, from real runs.
 
-    python benchmarks/bench.py            # after `python -m pytest` (it reads the lab times)
+    python benchmarks/bench.py            # after `python -m pytest` (it reads the lab times it recorded)
+    python benchmarks/bench.py --write    # the same, and the figures go into book/measurements.json
     python benchmarks/bench.py --debug    # an error's traceback, not just its one line
 
-Writes _build/reports/benchmark.md (and prints it): the sizes of the catalog images, the disk
-they really take, the cold build and the rebuild after a one-line change of Lab 3's app (which
-restores a NuGet package: the ratio of the two is what ordering restore before the sources buys)
-and of Lab 4's multi-stage image and its single-stage (sdk) twin, their image sizes, and each
-lab's wall time as the test suite measured it. The build runs in a temporary copy of the lab, so the repository is never
-touched, and every image it makes carries the course label and is removed at the end.
+Measures the sizes of the catalog images, the disk the .NET stack really takes, the cold build and
+the rebuild after a one-line change of Lab 3's app (which restores a NuGet package: the ratio of the
+two is what ordering restore before the sources buys) and of Lab 4's multi-stage image and its
+single-stage (sdk) twin, and their image sizes; with the day, the machine and the engine. Writes
+_build/reports/benchmark.md (and prints it), with each lab's wall time as the test runs recorded it
+(_build/reports/lab-times/). With --write, the figures replace those in book/measurements.json,
+which the book renders: the one file every page takes its figures from. The builds run in a
+temporary copy of the lab, so the repository is never touched, and every image they make carries
+the course label and is removed at the end.
 """
 
 import argparse
-import json
+import datetime
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from labkit import catalog, images, names, run
 from labkit.boundary import guarded
-from labkit.engine import cleanup
+from labkit.docker_access import client
+from labkit.engine import cleanup, store
 from labkit.errors import LabError
+from labkit.tools.maintain import estimates, lab_sections, measurements
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "_build" / "reports"
 LAB = ROOT / "solutions" / "04-dev-vs-prod"
 LAB3 = ROOT / "solutions" / "03-dockerfiles"
+SOLUTIONS = ROOT / "solutions"
+LABS = estimates.lab_ids(SOLUTIONS)
 BENCH_ID = "benchmark"
-OFFICIAL = ("sdk", "aspnet", "runtime", "runtime-deps")
+STAND_IN_LABEL = "org.containerizing-dotnet.offline.about"  # offline_world/standins.py marks its stand-ins with it
 
 
 def timed_build(context: Path, dockerfile: str, tag: str, extra: str = "") -> float:
@@ -59,69 +66,127 @@ def build_times(context: Path) -> dict[str, float]:
     cold, rebuild = cold_and_rebuild(context, names.image_tag(BENCH_ID, "multi-stage"))
     single = timed_build(context, "Dockerfile.sdk", names.image_tag(BENCH_ID, "single-stage"), "--no-cache")
     return {
-        "multi-stage, cold (--no-cache)": cold,
-        "multi-stage, rebuild after a one-line change": rebuild,
-        "single-stage on sdk, cold (--no-cache)": single,
+        "multi_stage_cold_s": round(cold, 1),
+        "multi_stage_rebuild_s": round(rebuild, 1),
+        "single_stage_cold_s": round(single, 1),
+        "multi_stage_mb": images.size_mb(images.inspect(names.image_tag(BENCH_ID, "multi-stage"))),
+        "single_stage_mb": images.size_mb(images.inspect(names.image_tag(BENCH_ID, "single-stage"))),
     }
 
 
-def markdown_table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+def image_sizes() -> dict[str, dict[str, object]]:
+    """Each catalog image present here: its reference, size (MB, unpacked) and number of layers."""
+    found = {}
+    for entry in catalog.images():
+        if images.exists(entry.ref):
+            info = images.inspect(entry.ref)
+            found[entry.key] = {"ref": entry.ref, "mb": images.size_mb(info), "layers": len(images.layers(info))}
+    return found
 
 
-def lab3_section(cold: float, rebuild: float) -> list[str]:
-    rows = [("cold (--no-cache)", f"{cold:.1f}"), ("rebuild after a one-line change", f"{rebuild:.1f}")]
-    return [
-        "## Lab 3's app (one NuGet package): cold build and rebuild, the faster of two each",
-        markdown_table(("build", "seconds"), rows),
-        f"Rebuild / cold: {rebuild / cold:.2f} (the restore layer comes from the cache).",
-    ]
+def engine_facts() -> dict[str, object]:
+    """The day, the machine, the engine and its image store, and whether the images are the offline world's."""
+    info, version = client().info(), client().version()
+    sdk_labels = images.config(images.inspect(catalog.image("sdk"))).get("Labels") or {}
+    return {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{info['NCPU']} cores, {round(info['MemTotal'] / 2**30)} GiB",
+        "engine": str(version["Version"]),
+        "buildx": run("docker buildx version", quiet=True, record=False).split()[1].removeprefix("v"),
+        "store": "containerd" if store.containerd_store(info) else "classic",
+        "stand_ins": STAND_IN_LABEL in sdk_labels,
+    }
 
 
-def report(times: dict[str, float], lab3: tuple[float, float]) -> str:
-    refs = [entry.ref for entry in catalog.images() if images.exists(entry.ref)]
-    sizes = images.table(refs)
-    usage = images.disk_usage([catalog.image(key) for key in OFFICIAL])
-    app_sizes = images.table([names.image_tag(BENCH_ID, "single-stage"), names.image_tag(BENCH_ID, "multi-stage")])
+def measure(lab3: Path, lab4: Path) -> measurements.Data:
+    """The benchmark section of the measurements file, measured now."""
+    cold, rebuild = cold_and_rebuild(lab3, names.image_tag(BENCH_ID, "lab3"), rounds=2)
+    usage = images.disk_usage([catalog.image(key) for key in measurements.SHARED])
+    return {
+        **engine_facts(),
+        "images": image_sizes(),
+        "shared": {
+            "images": list(measurements.SHARED),
+            "sum_mb": usage.sum_of_sizes_mb,
+            "on_disk_mb": usage.on_disk_mb,
+        },
+        "lab3": {"cold_s": round(cold, 1), "rebuild_s": round(rebuild, 1)},
+        "lab4": build_times(lab4),
+    }
+
+
+def report(data: measurements.Data) -> str:
+    """The measured figures as the book's tables show them, in Markdown."""
+    titles = {
+        "image-sizes": "Image sizes (unpacked, MB)",
+        "lab3-builds": "Lab 3's app (one NuGet package): cold build and rebuild, the faster of two each",
+        "lab4-builds": "Lab 4's app: build times",
+        "lab4-images": "Lab 4's app: image sizes",
+        "lab-runs": "Lab wall times (solution notebooks under nbval), s",
+    }
+    figures = measurements.figures(data)
+    notes = {
+        "image-sizes": f"sdk + aspnet + runtime + runtime-deps: {figures['shared.sum_mb']} added up, "
+        f"{figures['shared.on_disk_mb']} on disk (shared layers stored once).",
+        "lab3-builds": f"Rebuild / cold: {figures['lab3.ratio']} (the restore layer comes from the cache).",
+    }
+    runs = "; ".join(
+        f"{name}: {figures[f'runs.{name}.date']}, Docker Engine {figures[f'runs.{name}.engine']}"
+        for name in data["lab_runs"]
+    )
     parts = [
-        "## Image sizes (uncompressed, as `docker image ls` shows them)",
-        markdown_table(("image", "MB", "layers"), [(r.image, r.size_mb, r.layers) for r in sizes.itertuples()]),
-        f"sdk + aspnet + runtime + runtime-deps: {usage.sum_of_sizes_mb} MB added up, "
-        f"{usage.on_disk_mb} MB on disk (shared layers stored once).",
-        *lab3_section(*lab3),
-        "## Lab 4's app: build times and image sizes",
-        markdown_table(("build", "seconds"), [(what, f"{seconds:.1f}") for what, seconds in times.items()]),
-        markdown_table(("image", "MB"), [(r.image, r.size_mb) for r in app_sizes.itertuples()]),
+        f"Measured on {figures['date']}: {figures['machine']}, Docker Engine {figures['engine']}, "
+        f"buildx {figures['buildx']}, {figures['store']} image store, {figures['images']}. Lab runs: {runs}."
     ]
-    lab_times = REPORTS / "lab-times.json"
-    if lab_times.exists():
-        data = json.loads(lab_times.read_text())
-        rows = [(Path(path).parent.name, f"{seconds:.1f}") for path, seconds in sorted(data["seconds"].items())]
-        parts += ["## Lab wall times (solution notebooks under nbval)", markdown_table(("lab", "seconds"), rows)]
-        parts.append(f"All labs: {data['total']:.0f} s.")
-    return "\n\n".join(parts) + "\n"
+    for name, table in measurements.tables(data, link=str).items():
+        parts += [f"## {titles[name]}", measurements.markdown(table), notes.get(name, "")]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def recorded(write: bool) -> tuple[list[measurements.Data], list[str]]:
+    """The complete lab runs the tests recorded, and a note for each run left out; when writing, a run
+    with holes is an error instead (before any build), so that no table gets one."""
+    runs = measurements.recorded_runs()
+    partial = {run["run"]: missing for run in runs if (missing := measurements.missing_labs(run, LABS))}
+    notes = [
+        f"The test run {name!r} is left out: it did not run {', '.join(missing)} to the end "
+        f"(run every solution notebook: `python -m pytest solutions`)."
+        for name, missing in partial.items()
+    ]
+    if partial and write:
+        raise LabError(" ".join(notes) + f" Or delete its file under {measurements.LAB_RUNS}.")
+    return [run for run in runs if run["run"] not in partial], notes
+
+
+def steps_of(lab: str, cells: list[float]) -> dict[str, float]:
+    return lab_sections.seconds_by_section(lab_sections.read(SOLUTIONS / lab / "lab.ipynb"), cells)
 
 
 def main(argv: list[str]) -> int:
     summary = (__doc__ or "").split("\n", 1)[0]
-    argparse.ArgumentParser(prog="python benchmarks/bench.py", description=summary).parse_args(argv)
-    missing = [catalog.image(key) for key in OFFICIAL if not images.exists(catalog.image(key))]
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=summary)
+    parser.add_argument("--write", action="store_true", help=f"also write the figures into {measurements.FILE}")
+    args = parser.parse_args(argv)
+    missing = [catalog.image(key) for key in measurements.SHARED if not images.exists(catalog.image(key))]
     if missing:
         raise LabError(f"Pull these first (`python -m labkit prepull`): {', '.join(missing)}")
+    runs, notes = recorded(args.write)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            context, lab3 = Path(folder) / LAB.name, Path(folder) / LAB3.name
-            for lab, copy in ((LAB, context), (LAB3, lab3)):
+            lab4, lab3 = Path(folder) / LAB.name, Path(folder) / LAB3.name
+            for lab, copy in ((LAB, lab4), (LAB3, lab3)):
                 shutil.copytree(lab, copy, ignore=shutil.ignore_patterns("bin", "obj", "*.ipynb"))
-            lab3_times = cold_and_rebuild(lab3, names.image_tag(BENCH_ID, "lab3"), rounds=2)
-            text = report(build_times(context), lab3_times)
+            benchmark = measure(lab3, lab4)
     finally:
         cleanup.remove(BENCH_ID)
+    data = measurements.fold(measurements.load(), benchmark, runs, LABS, steps_of)
+    text = report(data) + "".join(f"\n{note}\n" for note in notes)
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "benchmark.md").write_text(text)
     print(text)
+    if args.write:
+        measurements.save(data)
+        print(f"Wrote {measurements.FILE}. Now run `python -m labkit generate`: the labs' time estimates read it.")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import http.server
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ LABELS = names.labels(TEST_LAB)
 LABEL_FLAGS = names.label_flags(TEST_LAB)
 BUILDKIT_DOCKER = "DOCKER_BUILDKIT=1 docker"  # the client on PATH (`offline_world env` puts Debian's first)
 # The offline world's own tests: right to skip on a runner that reaches the real registries (labs.yml).
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(\{[^}]*\})?")  # a MyST fence: code, or a directive such as ```{note}
 WORLD_SWITCHED_ON = pytest.mark.skipif(
     os.environ.get(SWITCH) != "1", reason=f"the offline world is switched off ({SWITCH} is not 1) [skip: world-off]"
 )
@@ -178,3 +180,30 @@ def output_of(image: str, command: list[str], **options: Any) -> str:
         return bytes(container.logs(stdout=True, stderr=False)).decode()
     finally:
         container.remove(force=True, v=True)
+
+
+def prose_and_code_lines(text: str, is_markdown: bool) -> Iterator[tuple[int, str, bool]]:
+    """(line number, line, is prose) for each line; only Markdown outside code fences is prose.
+
+    Directive fences such as ```{note} hold prose; ```{code-block} and plain fences hold code.
+    Fences nest as in MyST: a fence closes with a line of at least as many of the same character.
+    """
+    open_fences: list[tuple[str, bool]] = []  # (fence characters, holds code)
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        in_code = any(holds_code for _, holds_code in open_fences)
+        if not is_markdown:
+            yield number, line, False
+        elif open_fences and _closes(stripped, open_fences[-1][0]):
+            open_fences.pop()
+            yield number, line, False
+        elif (match := FENCE.match(line)) and not in_code:
+            directive = match.group(2) or ""
+            open_fences.append((match.group(1), not directive or directive.startswith("{code")))
+            yield number, line, False
+        else:
+            yield number, line, not in_code
+
+
+def _closes(stripped: str, fence: str) -> bool:
+    return len(stripped) >= len(fence) and set(stripped) == {fence[0]}

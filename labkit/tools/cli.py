@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     tags_cmd.set_defaults(run=lambda args: run_tags())
 
     # Listed here for --help; main() hands its arguments (--help included) to labkit.tools.maintain.generate.
-    commands.add_parser("generate", help="regenerate labs/ from solutions/ (see `generate --help`)")
+    commands.add_parser(
+        "generate", help="write the time estimates into solutions/, regenerate labs/ from it (see `generate --help`)"
+    )
 
     book = commands.add_parser(
         "book",

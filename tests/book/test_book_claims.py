@@ -16,7 +16,7 @@ import pytest
 
 from labkit import catalog, releases
 from labkit.releases import Channel
-from labkit.tools.maintain.generate import read_notebook
+from labkit.tools.maintain.lab_sections import read_notebook
 from tests.facts import APP_UID, APP_USER, HTTP_PORT
 from tests.helpers import ROOT
 

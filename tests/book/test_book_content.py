@@ -26,7 +26,7 @@ import yaml
 
 from labkit.errors import LabError
 from labkit.tools.maintain import book
-from tests.helpers import ROOT
+from tests.helpers import ROOT, prose_and_code_lines
 
 NOTEBOOK_GLOBS = ("solutions/*/lab.ipynb", "labs/*/lab.ipynb")
 EOL_SCAN = ("book", "labs", "solutions")
@@ -40,7 +40,6 @@ EOL_REFERENCE = re.compile(
     r"|\bDOTNET_TAG\s*=\s*[\"']?[89]\.0\b"
 )
 STATES_SUPPORT_END = re.compile(r"\b(?:end|out) of support\b", re.IGNORECASE)
-FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(\{[^}]*\})?")
 TIME_ESTIMATE = re.compile(r"\*\*Time\*\*: about \d+ minutes")
 
 
@@ -103,6 +102,28 @@ def test_toc_lists_each_lab_with_its_solution() -> None:
     solutions = {entry.split("/")[1] for entry in entries if entry.startswith("solutions/")}
     assert labs, "_toc.yml lists no labs"
     assert labs == solutions, f"labs without solution or solutions without lab: {labs ^ solutions}"
+
+
+# What intro.md says, in words, about how many entries a part of the toc has.
+COUNTED = {
+    r"(\w+) chapters explain": "Concepts",
+    r"(\w+) Jupyter notebooks": "Labs",
+    r"same (\w+) notebooks": "Solutions",
+}
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven")
+
+
+def test_the_introduction_counts_what_the_toc_lists() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    parts = {part["caption"]: len(part["chapters"]) for part in toc["parts"]}
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    said = {part: re.search(pattern, intro, re.IGNORECASE) for pattern, part in COUNTED.items()}
+    wrong = {part: found and found[1] for part, found in said.items() if not found or _count(found[1]) != parts[part]}
+    assert not wrong, f"intro.md counts {wrong}; _toc.yml lists {parts}"
+
+
+def _count(word: str) -> int:
+    return NUMBER_WORDS.index(word.lower()) if word.lower() in NUMBER_WORDS else -1
 
 
 def test_toc_entries_helper_finds_nested_sections() -> None:
@@ -177,33 +198,6 @@ def test_notebook_rule_rejects_incomplete_notebooks(opening: str, code: str, pro
 
 
 # -- end-of-support image references -------------------------------------------------------------
-
-
-def prose_and_code_lines(text: str, is_markdown: bool) -> Iterator[tuple[int, str, bool]]:
-    """(line number, line, is prose) for each line; only Markdown outside code fences is prose.
-
-    Directive fences such as ```{note} hold prose; ```{code-block} and plain fences hold code.
-    Fences nest as in MyST: a fence closes with a line of at least as many of the same character.
-    """
-    open_fences: list[tuple[str, bool]] = []  # (fence characters, holds code)
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        in_code = any(holds_code for _, holds_code in open_fences)
-        if not is_markdown:
-            yield number, line, False
-        elif open_fences and _closes(stripped, open_fences[-1][0]):
-            open_fences.pop()
-            yield number, line, False
-        elif (match := FENCE.match(line)) and not in_code:
-            directive = match.group(2) or ""
-            open_fences.append((match.group(1), not directive or directive.startswith("{code")))
-            yield number, line, False
-        else:
-            yield number, line, not in_code
-
-
-def _closes(stripped: str, fence: str) -> bool:
-    return len(stripped) >= len(fence) and set(stripped) == {fence[0]}
 
 
 def eol_violations(text: str, is_markdown: bool) -> list[str]:

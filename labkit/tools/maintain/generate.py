@@ -10,11 +10,14 @@ are wrapped in markers written as comments of that file's language:
 
 In labs/ the region becomes one line, `# TODO: copy the project file and restore`, with the same
 indentation and comment syntax. Notebooks lose their outputs, and " — solution" is dropped from
-their title. `--check` reports a stale labs/ without writing anything.
+their title.
+
+First, the time estimates (labkit.tools.maintain.estimates) are written into the solution notebooks'
+header and step lines, so that labs/ gets them too. `--check` reports stale estimates or a stale
+labs/ without writing anything.
 """
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -24,8 +27,9 @@ from pathlib import Path
 import nbformat
 
 from labkit.errors import LabError
+from labkit.tools.maintain import estimates
+from labkit.tools.maintain.lab_sections import SKIPPED_PARTS, NotebookError, read_notebook
 
-SKIPPED_PARTS = {"bin", "obj", ".ipynb_checkpoints", "__pycache__"}
 TITLE_SUFFIX = " — solution"
 _BEGIN = re.compile(r"^(?P<indent>\s*)(?P<open>#|//|<!--)\s*BEGIN SOLUTION:?\s*(?P<hint>.*?)\s*(?P<close>-->)?\s*$")
 _END = re.compile(r"^\s*(#|//|<!--)\s*END SOLUTION\b")
@@ -34,10 +38,6 @@ _MARKER = re.compile(r"\b(BEGIN|END) SOLUTION\b")
 
 class MarkerError(LabError):
     """Unbalanced or nested solution markers."""
-
-
-class NotebookError(LabError):
-    """A solution notebook that is not valid notebook JSON, or not UTF-8."""
 
 
 def strip_solutions(text: str, where: str = "<text>") -> str:
@@ -67,22 +67,6 @@ def _todo_line(begin: re.Match[str], line: str) -> str:
     close = f" {begin['close']}" if begin["close"] else ""
     newline = "\n" if line.endswith("\n") else ""
     return f"{begin['indent']}{begin['open']} TODO: {hint}{close}{newline}"
-
-
-def read_notebook(text: str, where: str) -> nbformat.NotebookNode:
-    """A notebook through nbformat; NotebookError naming the file and line when it is not one."""
-    try:
-        notebook: nbformat.NotebookNode = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
-        nbformat.validate(notebook)
-    except nbformat.reader.NotJSONError as exc:
-        cause = exc.__cause__
-        line = f":{cause.lineno}" if isinstance(cause, json.JSONDecodeError) else ""
-        why = cause.msg if isinstance(cause, json.JSONDecodeError) else "not JSON"
-        raise NotebookError(f"{where}{line}: not a notebook ({why}); open it in Jupyter or restore it.") from exc
-    except nbformat.ValidationError as exc:
-        why = exc.message
-        raise NotebookError(f"{where}: not a valid notebook ({why}); open it in Jupyter or restore it.") from exc
-    return notebook
 
 
 def lab_notebook(text: str, where: str) -> str:
@@ -195,22 +179,28 @@ def solution_leaks(labs: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m labkit generate",
-        description="Regenerate labs/ (learner notebooks and files) from solutions/.",
+        description="Write the time estimates into the solution notebooks, then regenerate labs/ "
+        "(learner notebooks and files) from solutions/.",
     )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: .)")
-    parser.add_argument("--check", action="store_true", help="only report whether labs/ is stale; exit 1 if so")
+    parser.add_argument(
+        "--check", action="store_true", help="only report whether the estimates or labs/ are stale; exit 1 if so"
+    )
     args = parser.parse_args(argv)
     solutions, labs = args.root / "solutions", args.root / "labs"
     if not solutions.is_dir():
         print(f"No solutions/ folder under {args.root}: run this from the course repository.", file=sys.stderr)
         return 2
     if args.check:
-        differing = stale(solutions, labs)
-        for path in differing:
-            print(f"stale: labs/{path}")
+        differing = [f"{nb.relative_to(args.root)}: its time estimates" for nb in estimates.unstamped(args.root)]
+        differing += [f"labs/{path}" for path in stale(solutions, labs)]
+        for what in differing:
+            print(f"stale: {what}")
         if differing:
-            print("labs/ is out of date: run `python -m labkit generate`.", file=sys.stderr)
+            print("labs/ or the estimates are out of date: run `python -m labkit generate`.", file=sys.stderr)
         return 1 if differing else 0
+    for notebook in estimates.write(args.root):
+        print(f"Wrote the time estimates into {notebook.relative_to(args.root)}.")
     written = generate(solutions, labs)
     print(f"Wrote {written} files to {labs}.")
     return 0

@@ -1,0 +1,55 @@
+"""The book's figures resolve: every name a page gives is in book/measurements.json, which is complete.
+
+The book build would warn (and fail under -W) on an unknown name; this says the same in a second,
+without building. Complete: a size for every catalog image, a wall time for every lab in every run.
+"""
+
+import re
+
+from labkit import catalog
+from labkit.tools.maintain import estimates, measurements
+from tests.helpers import ROOT
+
+ROLE = re.compile(r"\{(measured|estimate)\}`([^`]+)`")
+TABLE = re.compile(r"^:::\{measured-table\} (\S+)$", re.MULTILINE)
+RUN_NAME = re.compile(r"^(classic|containerd)(-\d+)?$")
+
+
+def page_texts() -> dict[str, str]:
+    return {page.name: page.read_text(encoding="utf-8") for page in sorted((ROOT / "book").glob("*.md"))}
+
+
+def test_every_figure_a_page_names_exists() -> None:
+    figures = measurements.figures(measurements.load())
+    labs = set(estimates.lab_ids(ROOT / "solutions"))
+    method = set(
+        estimates.method_figures(estimates.method_of(estimates.load_inputs(ROOT / "solutions" / estimates.INPUTS)))
+    )
+    unknown = [
+        f"{page}: {{{role}}}`{key}`"
+        for page, text in page_texts().items()
+        for role, key in ROLE.findall(text)
+        if (role == "measured" and key not in figures)
+        or (role == "estimate" and key.removeprefix("method:") not in method and not set(key.split("+")) <= labs)
+    ]
+    assert not unknown, unknown
+
+
+def test_every_table_a_page_names_exists() -> None:
+    known = {*measurements.tables(measurements.load()), "lab-estimates"}
+    unknown = [
+        f"{page}: {name}" for page, text in page_texts().items() for name in TABLE.findall(text) if name not in known
+    ]
+    assert not unknown, unknown
+
+
+def test_the_measurements_file_is_complete() -> None:
+    data = measurements.load()
+    sizes = data["benchmark"]["images"]
+    labs = estimates.lab_ids(ROOT / "solutions")
+    assert [entry.key for entry in catalog.images()] == list(sizes), "a size for each catalog image, in its order"
+    assert all(sizes[key]["ref"] == entry.ref for key, entry in ((e.key, e) for e in catalog.images()))
+    assert {name: list(run["labs"]) for name, run in data["lab_runs"].items()} == {
+        name: labs for name in data["lab_runs"]
+    }
+    assert all(RUN_NAME.match(name) for name in data["lab_runs"]), list(data["lab_runs"])
