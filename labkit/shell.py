@@ -27,9 +27,17 @@ _IN_USE = (  # what Docker says when a name is taken, and how to free it
     (re.compile(r"network with name (\S+) already exists"), "The network {0} exists: `docker network rm {0}`"),
 )
 _NUGET_UNREACHABLE = re.compile(r"\bNU1301\b|Unable to load the service index")
+NUGET_CACHE_MOUNT = "--mount=type=cache,id=nuget,target=/root/.nuget/packages"
 NUGET_ADVICE = (
-    "`dotnet restore` could not reach NuGet (NU1301): check that this machine reaches https://api.nuget.org "
-    "from inside containers (network, proxy, firewall, and a proxy's certificate authority), then build again."
+    "`dotnet restore` could not reach NuGet (NU1301). Offline: while online, `python -m labkit prepull` puts the "
+    f"labs' packages in BuildKit's NuGet cache, which a restore reads when its RUN starts `RUN {NUGET_CACHE_MOUNT}`. "
+    "Online: check that this machine reaches https://api.nuget.org from inside containers (network, proxy, "
+    "firewall, and a proxy's certificate authority), then build again."
+)
+_PACKAGES_MISSING = re.compile(r"\bNETSDK1064\b")  # publish --no-restore without the packages restore fetched
+PACKAGES_ADVICE = (
+    "`dotnet publish --no-restore` did not find the packages `dotnet restore` put in the cache mount (NETSDK1064): "
+    f"give the publish RUN the same mount as the restore, `RUN {NUGET_CACHE_MOUNT} dotnet publish ...`."
 )
 
 
@@ -134,6 +142,8 @@ def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
             return f"{advice.format(taken[1])} removes it; then run the cell again."
     if _NUGET_UNREACHABLE.search(output):
         return NUGET_ADVICE
+    if _PACKAGES_MISSING.search(output):
+        return PACKAGES_ADVICE
     if returncode is None and expect_detached:
         return (
             "It did not come back: a server runs in the foreground unless `docker run` starts it detached (`-d`). "

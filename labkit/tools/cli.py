@@ -32,12 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pull = commands.add_parser(
         "prepull",
-        help="pull every image the course uses (before class)",
-        description="Pull the images listed in images.toml that are not here yet, with a progress bar. "
-        "Exit code 1 if any could not be pulled.",
+        help="pull every image the course uses and the NuGet packages the labs restore (before class)",
+        description="Pull the images listed in images.toml that are not here yet, with a progress bar, then "
+        "restore the labs' NuGet packages into BuildKit's cache, so the labs build offline. "
+        "Exit code 1 if anything could not be fetched.",
     )
     pull.add_argument(
-        "--only", nargs="+", action="extend", metavar="KEY", help="pull only these catalog keys (e.g. sdk aspnet)"
+        "--only",
+        nargs="+",
+        action="extend",
+        metavar="KEY",
+        help="pull only these catalog keys (e.g. sdk aspnet); no NuGet packages",
     )
     pull.set_defaults(run=lambda args: prepull.main(args.only))
 

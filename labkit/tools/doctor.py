@@ -232,7 +232,7 @@ def _image_row(ref: str, present: bool, registry_answers: bool) -> Row:
         return Row(f"Image {ref}", "pass", "present", required=False)
     if registry_answers:
         return Row(f"Image {ref}", "warn", "not pulled yet: run `python -m labkit prepull`", required=False)
-    return Row(f"Image {ref}", "fail", "missing, and its registry does not answer: ask for the classroom mirror")
+    return Row(f"Image {ref}", "fail", "missing, and its registry does not answer: in a workshop, join the classroom's")
 
 
 _SYMBOLS = {"pass": "[green]✔[/]", "warn": "[yellow]![/]", "fail": "[red]✘[/]"}

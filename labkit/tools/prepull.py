@@ -1,7 +1,10 @@
-"""Pull every image the course uses before class, so the labs never wait on the wifi.
+"""Pull every image the course uses before class, and the NuGet packages the labs restore, so the
+labs never wait on the wifi.
 
 `python -m labkit prepull` skips images already here, shows a progress bar per image, and says
-plainly whether a registry could not be reached or an image (tag) does not exist there.
+plainly whether a registry could not be reached or an image (tag) does not exist there. Then it
+restores the labs' projects into BuildKit's NuGet cache (labkit.tools.packages); `--only` pulls
+just the images named.
 """
 
 from collections.abc import Sequence
@@ -15,6 +18,7 @@ from labkit.catalog import CatalogImage
 from labkit.docker_access import client, endpoint
 from labkit.engine import image_info, store
 from labkit.errors import LabError
+from labkit.tools import packages
 from labkit.tools.console import follow, transfers
 
 NEEDED_GB = 3.0  # the course's images, uncompressed, with room to extract them
@@ -33,8 +37,9 @@ def selected(keys: Sequence[str] | None) -> list[CatalogImage]:
     return [known[catalog.image(key)] for key in dict.fromkeys(keys)]
 
 
-def main(keys: Sequence[str] | None = None, console: Console | None = None) -> int:
-    """Pull what is missing; exit code 1 if any image could not be pulled."""
+def main(keys: Sequence[str] | None = None, console: Console | None = None, feed: str | None = None) -> int:
+    """Pull what is missing, then (unless `keys` chose some images) restore the labs' packages, from
+    `feed` when given; exit code 1 if anything could not be fetched."""
     out = console or Console()
     entries = selected(keys)
     if not all(image_info.exists(entry.ref) for entry in entries):
@@ -57,6 +62,19 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None) -> i
         out.print(f"[red]{len(failed)} image(s) could not be pulled: {', '.join(failed)}[/]")
         return 1
     out.print("[green]Every course image is here.[/]")
+    return 0 if keys else fill_packages(out, feed)
+
+
+def fill_packages(out: Console, feed: str | None = None) -> int:
+    """The NuGet half of "offline after prepull": the packages the labs restore, into BuildKit's cache."""
+    source = f"the classroom's feed image {feed}" if feed else "nuget.org"
+    out.print(f"NuGet packages the labs restore: restoring every lab's project from {source} into BuildKit's cache ...")
+    try:
+        count = packages.fill(feed)
+    except packages.PackagesFailed as exc:
+        out.print(f"[red]✘ {exc}[/]", highlight=False, soft_wrap=True)
+        return 1
+    out.print(f"[green]✔[/] the packages of {count} lab projects are in BuildKit's cache: the labs build offline.")
     return 0
 
 
@@ -87,4 +105,7 @@ def explain(ref: str, message: str) -> str:
     if any(marker in first.lower() for marker in _NOT_THERE):
         return f"{ref} is not in its registry ({first}). Check the tag in images.toml."
     host = refs.registry(ref)
-    return f"{ref}: cannot reach {host} ({first}). Check the network or proxy, or use the classroom mirror."
+    return (
+        f"{ref}: cannot reach {host} ({first}). Check the network or proxy; in a workshop, "
+        "`python -m labkit classroom join` the room's registry."
+    )

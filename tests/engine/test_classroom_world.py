@@ -20,6 +20,7 @@ from docker.errors import NotFound
 from labkit import catalog, refs
 from labkit.docker_access import client
 from labkit.registry.client import Registry
+from labkit.tools import packages
 from labkit.tools.classroom import room
 from tests import helpers
 from tests.helpers import ROOT, TEST_LAB, catalog_file
@@ -85,7 +86,10 @@ def fingerprint(served: subprocess.CompletedProcess[str]) -> str:
 def test_serve_prints_the_learners_line_and_what_it_copied(served: subprocess.CompletedProcess[str]) -> None:
     assert served.returncode == 0, served.stdout + served.stderr
     assert fingerprint(served)
-    served_line = r"\d+ images from images.toml served read-only on 127.0.0.2:5000: \d+ MB copied in \d+ s"
+    served_line = (
+        r"\d+ images from images.toml and the labs' NuGet packages served read-only on 127.0.0.2:5000: "
+        r"\d+ MB copied in \d+ s"
+    )
     assert re.search(served_line, served.stdout)
 
 
@@ -115,6 +119,9 @@ def test_join_names_every_image_and_lab_01_runs(
     joined = labkit("classroom", "join", INSTRUCTOR, "--expect", fingerprint(served))
     assert joined.returncode == 0, joined.stdout + joined.stderr
     assert "Every course image is here." in joined.stdout
+    feed = packages.feed_ref()
+    assert f"restoring every lab's project from the classroom's feed image {feed}" in joined.stdout
+    assert f"the packages of {len(packages.projects())} lab projects are in BuildKit's cache" in joined.stdout
     for ref, image_id in names_taken_away.items():
         assert client().api.inspect_image(ref)["Id"] == image_id  # the real name, on the served image
         assert f"{ref} pulled from the classroom" in joined.stdout

@@ -13,7 +13,7 @@ from labkit import refs
 from labkit.docker_access import client
 from labkit.engine import image_info
 from labkit.registry.client import Registry, RegistryError
-from labkit.tools import prepull
+from labkit.tools import packages, prepull
 from labkit.tools.classroom.room import ClassroomError, fingerprint, served_digests, split_address
 from labkit.tools.console import transfers
 
@@ -48,7 +48,7 @@ def join(address: str, expect: str, out: Console) -> int:
         for ref, digest in digests.items():
             assert digest is not None  # checked above
             _fetch(ref, digest, classroom, progress)
-    return prepull.main(console=out)
+    return prepull.main(console=out, feed=packages.feed_ref())
 
 
 def _fingerprint_given(text: str) -> str:

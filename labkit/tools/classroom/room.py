@@ -11,6 +11,7 @@ from labkit.docker_access import client
 from labkit.errors import LabError
 from labkit.registry.client import Registry
 from labkit.registry.copy import plan
+from labkit.tools import packages
 
 LAB = names.CLASSROOM_LAB  # `classroom stop` and `labkit clean --lab classroom` remove it; `labkit clean` keeps it
 ADDRESS_LABEL = "org.containerizing-dotnet.classroom"  # where the registry serves, e.g. 192.168.1.10:5000
@@ -68,13 +69,20 @@ def classroom_container() -> Container | None:
     return found[0] if found else None
 
 
+def served_refs() -> list[str]:
+    """What a classroom serves: every catalog image, and the feed image of the labs' NuGet packages
+    (when the course has lab projects)."""
+    feed = packages.feed_ref()
+    return [entry.ref for entry in catalog.images()] + ([feed] if feed else [])
+
+
 def served_digests(where: Registry) -> dict[str, str | None]:
-    """Each catalog image's manifest digest in the registry (computed from its bytes); None when missing."""
+    """Each served image's manifest digest in the registry (computed from its bytes); None when missing."""
     found = {}
-    for entry in catalog.images():
-        image = refs.parse(entry.ref)
+    for ref in served_refs():
+        image = refs.parse(ref)
         manifest = where.find_manifest(image.repository, image.tag_or_latest)
-        found[entry.ref] = None if manifest is None else manifest.digest
+        found[ref] = None if manifest is None else manifest.digest
     return found
 
 
@@ -93,10 +101,10 @@ def join_line(where: str, served: str) -> str:
 
 
 def stored_bytes(where: Registry) -> int:
-    """What the catalog's images take in the registry: each blob once (layers are shared)."""
+    """What the served images take in the registry: each blob once (layers are shared)."""
     blobs: dict[str, int] = {}
-    for entry in catalog.images():
-        image = refs.parse(entry.ref)
+    for ref in served_refs():
+        image = refs.parse(ref)
         if image.tag_or_latest in where.tags(image.repository):
             blobs |= plan(where, image.repository, image.tag_or_latest).blobs
     return sum(blobs.values())

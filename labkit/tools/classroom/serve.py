@@ -11,7 +11,7 @@ from labkit.docker_access import client
 from labkit.engine import cleanup, image_info
 from labkit.registry.client import Registry
 from labkit.registry.copy import copy, plan
-from labkit.tools import prepull
+from labkit.tools import packages, prepull
 from labkit.tools.classroom.room import (
     ADDRESS_LABEL,
     CONTAINER,
@@ -56,12 +56,15 @@ def serve(address: str | None, port: int, all_platforms: bool, out: Console) -> 
                 _copy_whole(entry.ref, sources, dest, progress)
             else:
                 _push(entry.ref, push_host, progress)
+        if packages.feed_ref() is not None:
+            progress.console.print("The labs' NuGet packages: restoring them into a feed image ...")
+            _push(packages.build_feed(), push_host, progress)
     after = stored_bytes(dest)
     served = fingerprint(served_digests(dest))
     _open_to_room(image, host, port, served)
     seconds = time.monotonic() - started
     out.print(
-        f"[green]✔[/] {len(catalog.images())} images from images.toml served read-only on {where}: "
+        f"[green]✔[/] {len(catalog.images())} images from images.toml{_and_packages()} served read-only on {where}: "
         f"{(after - before) / MB:.0f} MB copied in {seconds:.0f} s ({after / MB:.0f} MB in the registry, compressed).",
         highlight=False,
     )
@@ -69,6 +72,10 @@ def serve(address: str | None, port: int, all_platforms: bool, out: Console) -> 
     if not names.is_loopback(host):
         out.print(f"(`join` tells a learner's engine that still needs an `insecure-registries` entry for {where}.)")
     return 0
+
+
+def _and_packages() -> str:
+    return " and the labs' NuGet packages" if packages.feed_ref() is not None else ""
 
 
 def image_for_registry(progress: Progress) -> str:

@@ -6,7 +6,7 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Column, Table
 
-from labkit import catalog, refs
+from labkit import refs
 from labkit.engine import cleanup
 from labkit.registry.client import USER_AGENT, Registry
 from labkit.tools.classroom.room import (
@@ -20,6 +20,7 @@ from labkit.tools.classroom.room import (
     own_address,
     served_digests,
     served_ref,
+    served_refs,
     split_address,
     stored_bytes,
 )
@@ -38,12 +39,12 @@ def status(out: Console) -> int:
     digests = served_digests(served)
     table = Table("", Column("image", overflow="fold"), Column("served as", overflow="fold"), "platforms")
     missing = 0
-    for entry in catalog.images():
-        image = refs.parse(entry.ref)
+    for ref in served_refs():
+        image = refs.parse(ref)
         platforms = _platforms(served, image.repository, image.tag_or_latest)
         missing += platforms is None
         mark = "[green]✔[/]" if platforms else "[red]✘[/]"
-        table.add_row(mark, entry.ref, served_ref(entry.ref, where), platforms or "not served: run `serve` again")
+        table.add_row(mark, ref, served_ref(ref, where), platforms or "not served: run `serve` again")
     pulls = count_pulls(container.logs().decode("utf-8", "replace"), {d for d in digests.values() if d})
     out.print(f"Classroom registry {container.name} ({container.status}) on {where}:", highlight=False)
     out.print(table)

@@ -1,0 +1,105 @@
+"""Offline after prepull: the labs that restore NuGet packages build with no network once
+`python -m labkit prepull` has filled BuildKit's NuGet cache (labkit/tools/packages.py).
+
+`--network none` takes the network from every RUN, so `dotnet restore` cannot reach nuget.org;
+`--no-cache` makes it run again rather than come from an earlier build's layer. The control builds
+the same Dockerfile with a cache of its own, empty: without the packages it must fail.
+"""
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import docker
+import pytest
+
+from labkit import catalog, names, run, shell
+from labkit.errors import CommandFailed
+from labkit.tools import packages
+from tests.helpers import LABEL_FLAGS, LABELS, ROOT, TEST_LAB, Made
+
+pytestmark = pytest.mark.docker
+
+OFFLINE_LABS = ("03-dockerfiles", "09-multi-container")  # the labs whose projects reference NuGet packages
+
+
+@pytest.fixture(scope="module")
+def filled() -> int:
+    return packages.fill()
+
+
+def copy_of(lab: str, folder: Path) -> Path:
+    return Path(shutil.copytree(ROOT / "solutions" / lab, folder / lab, ignore=shutil.ignore_patterns("bin", "obj")))
+
+
+def offline_build(context: Path, tag: str) -> None:
+    run(
+        f"docker build --network none --no-cache {LABEL_FLAGS} --build-arg DOTNET_TAG={catalog.dotnet_tag()} "
+        f"-t {tag} .",
+        cwd=context,
+        quiet=True,
+        record=False,
+    )
+
+
+def test_prepull_restores_every_lab_project(filled: int) -> None:
+    assert filled == len(packages.projects()) >= len(OFFLINE_LABS)
+
+
+@pytest.mark.parametrize("lab", OFFLINE_LABS)
+def test_after_prepull_a_lab_builds_with_nuget_unreachable(
+    lab: str, filled: int, tmp_path: Path, docker_client: docker.DockerClient, made: Made, run_tag: str
+) -> None:
+    tag = f"{TEST_LAB}/offline-{lab}:{run_tag}"
+    made.images.append(tag)
+    offline_build(copy_of(lab, tmp_path), tag)
+    assert docker_client.images.get(tag).labels.get(names.LABEL_KEY) == TEST_LAB
+
+
+def test_without_the_packages_the_same_build_cannot_restore(tmp_path: Path, run_tag: str) -> None:
+    context = copy_of("09-multi-container", tmp_path)
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("id=nuget,", f"id=nuget-empty-{run_tag},"))
+    with pytest.raises(CommandFailed) as failed:
+        offline_build(context, f"{TEST_LAB}/offline-control:{run_tag}")
+    assert failed.value.advice == shell.NUGET_ADVICE, failed.value.tail
+
+
+def package_references() -> set[str]:
+    """Every `id/version` the lab projects reference, as NuGet's folder feed lays it out (lower case)."""
+    found = set()
+    for project in packages.projects():
+        for reference in ElementTree.parse(project).iter("PackageReference"):
+            found.add(f"{reference.get('Include', '').lower()}/{reference.get('Version', '').lower()}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def feed(made: Made) -> str:
+    ref = packages.build_feed()
+    made.images.append(ref)
+    return ref
+
+
+def test_the_feed_image_holds_every_referenced_package_for_the_folder_feed(
+    feed: str, docker_client: docker.DockerClient
+) -> None:
+    container = docker_client.containers.create(feed, ["none"], labels=LABELS)  # an empty base: never started
+    try:
+        archive = b"".join(container.get_archive(packages.FEED_FOLDER)[0])
+    finally:
+        container.remove(v=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        held = set(tar.getnames())
+    assert package_references(), "the labs reference no package: nothing to test"
+    for package in package_references():
+        package_id, version = package.split("/")
+        assert f"feed/{package}/{package_id}.{version}.nupkg" in held, sorted(held)[:20]
+
+
+def test_a_classroom_fill_restores_from_the_feed_alone(feed: str, tmp_path: Path, run_tag: str) -> None:
+    """From the feed, the fill runs with no network: every package must come from the feed image."""
+    assert packages.fill(feed) == len(packages.projects())
+    offline_build(copy_of("09-multi-container", tmp_path), f"{TEST_LAB}/offline-after-feed:{run_tag}")
