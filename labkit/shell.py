@@ -34,11 +34,6 @@ NUGET_ADVICE = (
     "Online: check that this machine reaches https://api.nuget.org from inside containers (network, proxy, "
     "firewall, and a proxy's certificate authority), then build again."
 )
-_PACKAGES_MISSING = re.compile(r"\bNETSDK1064\b")  # publish --no-restore without the packages restore fetched
-PACKAGES_ADVICE = (
-    "`dotnet publish --no-restore` did not find the packages `dotnet restore` put in the cache mount (NETSDK1064): "
-    f"give the publish RUN the same mount as the restore, `RUN {NUGET_CACHE_MOUNT} dotnet publish ...`."
-)
 
 
 @dataclass(frozen=True)
@@ -142,8 +137,6 @@ def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
             return f"{advice.format(taken[1])} removes it; then run the cell again."
     if _NUGET_UNREACHABLE.search(output):
         return NUGET_ADVICE
-    if _PACKAGES_MISSING.search(output):
-        return PACKAGES_ADVICE
     if returncode is None and expect_detached:
         return (
             "It did not come back: a server runs in the foreground unless `docker run` starts it detached (`-d`). "

@@ -1,11 +1,12 @@
 """Put every NuGet package the labs restore into BuildKit's NuGet cache, so their builds need no network.
 
-The labs' Dockerfiles restore with `RUN --mount=type=cache,id=nuget,target=/root/.nuget/packages`:
-BuildKit keeps that folder on the engine between builds, outside every image, and even a
-`--no-cache` build reads it. One build here restores each lab's project into it; a lab's own build
-then finds every package it needs there (NuGet takes a version from its packages folder before it
-asks a feed) and never reaches for nuget.org. The projects come from `solutions/`, where they are
-complete.
+A lab whose Dockerfile restores with `RUN --mount=type=cache,id=nuget,target=/root/.nuget/packages`
+(lab 9's) reads BuildKit's NuGet cache: a folder BuildKit keeps on the engine between builds,
+outside every image. One build here restores each lab's project into it; such a lab's build then
+finds every package it needs there (NuGet takes a version from its packages folder before it asks a
+feed) and never reaches for nuget.org. The projects come from `solutions/`, where they are
+complete. (Lab 3 restores without a cache mount, as Microsoft's samples do, and times cold builds
+with `--no-cache`, which in BuildKit also starts cache mounts empty: it needs nuget.org.)
 
 In a classroom the packages come from the room's registry instead (`feed`): `classroom serve`
 publishes them once as an image, a NuGet feed folder, so thirty laptops do not each download them.
@@ -14,6 +15,7 @@ publishes them once as an image, a NuGet feed folder, so thirty laptops do not e
 import hashlib
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from labkit import catalog, names, run
@@ -44,10 +46,13 @@ def fill(feed: str | None = None) -> int:
         steps = [f"RUN {NUGET_CACHE_MOUNT} {RESTORE.format(options='-a $TARGETARCH')}"]
     else:
         feed_mount = f"--mount=type=bind,from={feed},source={FEED_FOLDER},target={FEED_FOLDER}"
-        options = f"-a $TARGETARCH --source {FEED_FOLDER}"
-        steps = [f"RUN {NUGET_CACHE_MOUNT} {feed_mount} {RESTORE.format(options=options)}"]
+        from_feed = f"-a $TARGETARCH --source {FEED_FOLDER}"
+        steps = [f"RUN {NUGET_CACHE_MOUNT} {feed_mount} {RESTORE.format(options=from_feed)}"]
+    # FILLED makes the restore run again however often prepull runs; --no-cache would do that too, but
+    # BuildKit (Docker 26) also gives a --no-cache build new, empty cache mounts, dropping the old ones.
     # From a feed, the restore needs no network at all: without one, it cannot ask nuget.org either.
-    _build(steps, "--no-cache --output type=cacheonly" + (" --network none" if feed else ""), feed)
+    options = f"--build-arg FILLED={time.time_ns()} --output type=cacheonly" + (" --network none" if feed else "")
+    _build(["ARG FILLED", *steps], options, feed)
     return len(projects())
 
 

@@ -2,7 +2,6 @@
 
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog, names, run, shell
-from labkit.errors import CommandFailed
+from labkit import CheckFailed, catalog, names
 from labkit.docker_access import client
 from tests.labs import check_cells, wrong_state
 
@@ -148,23 +146,3 @@ def test_challenge_check_fails_without_the_port_setting(namespace: dict[str, Any
     on_8080 = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"))
     with pytest.raises(CheckFailed, match=re.escape("ASPNETCORE_HTTP_PORTS=5000")):
         check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, CHALLENGE=on_8080.name)
-
-
-@pytest.mark.docker
-def test_a_publish_without_the_restores_cache_mount_says_to_add_it(tmp_path: Path) -> None:
-    """The packages `dotnet restore` fetched live in the cache mount, not in a layer: a publish RUN
-    without that mount cannot find them (NETSDK1064), and the failure names the mount to add."""
-    lab = Path(shutil.copytree(NOTEBOOK.parent, tmp_path / "lab", ignore=shutil.ignore_patterns("bin", "obj")))
-    dockerfile = lab / "Dockerfile"
-    publish = f"RUN {shell.NUGET_CACHE_MOUNT} \\\n    dotnet publish"
-    assert publish in dockerfile.read_text()
-    dockerfile.write_text(dockerfile.read_text().replace(publish, "RUN dotnet publish"))
-    tag = names.image_tag(LAB_ID, "no-mount")
-    with pytest.raises(CommandFailed) as failed:
-        run(
-            f"docker build {names.label_flags(LAB_ID)} --build-arg DOTNET_TAG={catalog.dotnet_tag()} -t {tag} .",
-            cwd=lab,
-            quiet=True,
-            record=False,
-        )
-    assert failed.value.advice == shell.PACKAGES_ADVICE, failed.value.tail

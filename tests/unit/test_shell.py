@@ -103,11 +103,3 @@ def test_an_interrupt_stops_the_command_too(tmp_path: Path) -> None:
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
-
-
-def test_a_publish_without_the_restores_cache_mount_gets_the_mount_to_add() -> None:
-    log = "error NETSDK1064: Package Microsoft.AspNetCore.OpenApi, version 10.0.15 was not found."
-    with pytest.raises(CommandFailed) as failed:
-        run(f"echo '{log}'; echo 'ERROR: failed to solve'; exit 1", quiet=True)
-    assert failed.value.advice == shell.PACKAGES_ADVICE
-    assert shell.NUGET_CACHE_MOUNT in failed.value.advice
