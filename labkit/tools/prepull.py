@@ -68,13 +68,21 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None, feed
 def fill_packages(out: Console, feed: str | None = None) -> int:
     """The NuGet half of "offline after prepull": the packages the labs restore, into BuildKit's cache."""
     source = f"the classroom's feed image {feed}" if feed else "nuget.org"
-    out.print(f"NuGet packages the labs restore: restoring every lab's project from {source} into BuildKit's cache ...")
+    out.print(
+        f"NuGet packages the labs restore: restoring every lab's project from {source} into BuildKit's cache ...",
+        soft_wrap=True,
+        highlight=False,
+    )
     try:
         count = packages.fill(feed)
     except packages.PackagesFailed as exc:
         out.print(f"[red]✘ {exc}[/]", highlight=False, soft_wrap=True)
         return 1
-    out.print(f"[green]✔[/] the packages of {count} lab projects are in BuildKit's cache: the labs build offline.")
+    out.print(
+        f"[green]✔[/] the packages of {count} lab projects are in BuildKit's cache, where lab 9 restores from.",
+        soft_wrap=True,
+        highlight=False,
+    )
     return 0
 
 
