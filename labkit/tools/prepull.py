@@ -67,6 +67,8 @@ def main(keys: Sequence[str] | None = None, console: Console | None = None, feed
 
 def fill_packages(out: Console, feed: str | None = None) -> int:
     """The NuGet half of "offline after prepull": the packages the labs restore, into BuildKit's cache."""
+    if not packages.projects():
+        return 0  # a catalog of another course, without lab projects: no packages to fetch
     source = f"the classroom's feed image {feed}" if feed else "nuget.org"
     out.print(
         f"NuGet packages the labs restore: restoring every lab's project from {source} into BuildKit's cache ...",

@@ -84,10 +84,10 @@ def package_references() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def feed(made: Made) -> str:
-    ref = packages.build_feed()
-    made.images.append(ref)
-    return ref
+def feed() -> str:
+    """The feed image: a course image like those prepull pulls (`labkit clean` removes it), kept here
+    because the classroom test may be serving it at the same time."""
+    return packages.build_feed()
 
 
 def test_the_feed_image_holds_every_referenced_package_for_the_folder_feed(
