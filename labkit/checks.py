@@ -10,10 +10,11 @@ import base64
 import http.client
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from docker.errors import NotFound
 from docker.models.containers import Container
@@ -27,6 +28,7 @@ from labkit.waiting import TimedOut, wait_until
 from labkit.web import HttpAnswer
 
 GREEN = "\033[32m"
+T = TypeVar("T")
 ROOT_USERS = ("", "root", "0")
 PROBE_LAB_ID = "labkit-checks"  # label value of the short-lived containers path_in_image creates
 PROJECT_FILES = (
@@ -371,7 +373,8 @@ def service_not_published(project: str, service: str, hint: str | None = None) -
 
 
 def service_on_loopback(project: str, service: str, port: int = 8080, hint: str | None = None) -> list[int]:
-    """Every running container of `service` publishes `port` on 127.0.0.1 only; returns the host ports."""
+    """Every running container of `service` publishes `port` on 127.0.0.1 only, on a host port Docker
+    picked (a fixed one would stop a second replica and a second copy of the project); returns the host ports."""
     ports: list[int] = []
     for one in [c for c in _service(project, service, hint) if c.status == "running"]:
         bindings = [b for b in compose.published(one) if b.endswith(f"->{port}/tcp")]
@@ -383,23 +386,108 @@ def service_on_loopback(project: str, service: str, port: int = 8080, hint: str 
                 or "Publish it on the loopback address only, on a host port Docker picks: "
                 f'`ports: ["{names.LOOPBACK}::{port}"]`.',
             )
+        _host_port_not_fixed(one, service, port, hint)
         ports += [int(b.split("->")[0].rsplit(":", 1)[1]) for b in loopback]
     _pass(f"The service {service} of {project} publishes port {port} on {names.LOOPBACK} only ({ports}).")
     return ports
 
 
-def starts_after_healthy(project: str, service: str, dependency: str, hint: str | None = None) -> None:
-    """The compose `service` was started only once `dependency` was healthy (depends_on, service_healthy)."""
-    condition = compose.depends_on(_service(project, service, hint)[0]).get(dependency)
+def _host_port_not_fixed(one: Container, service: str, port: int, hint: str | None) -> None:
+    """The container asked for `port` without a host port (Docker picks one), as `127.0.0.1::8080` does."""
+    asked = (one.attrs["HostConfig"].get("PortBindings") or {}).get(f"{port}/tcp") or []
+    fixed = sorted({str(b.get("HostPort")) for b in asked if str(b.get("HostPort") or "0") != "0"})
+    if fixed:
+        _fail(
+            f"{one.name} ({service}) publishes port {port} on the fixed host port {', '.join(fixed)}.",
+            hint
+            or f'Leave the host port out, `ports: ["{names.LOOPBACK}::{port}"]`: Docker then picks a free one, '
+            "so a second replica and a second copy of the project can run.",
+        )
+
+
+def starts_after_healthy(
+    project: str, service: str, dependency: str, hint: str | None = None, folder: str | Path = "."
+) -> None:
+    """The compose `service` starts only once `dependency` is healthy (depends_on, service_healthy), as
+    the project's compose.yaml in `folder` says: what the next `up` does, on every Compose version."""
+    condition = _from_compose(lambda: compose.depends_on(project, service, folder), project).get(dependency)
     if condition != "service_healthy":
         _fail(
             f"The service {service} does not wait for {dependency} to be healthy "
             f"({'no depends_on ' + dependency if condition is None else condition}).",
             hint
             or f"Give {service} `depends_on: {{{dependency}: {{condition: service_healthy}}}}` and {dependency} "
-            "a `healthcheck:`, then `docker compose ... up -d` again.",
+            f"a `healthcheck:`, then `docker compose -p {project} up -d --wait --force-recreate {service}` "
+            f"(recreated, {service} starts after a healthy {dependency}).",
         )
     _pass(f"The service {service} starts only once {dependency} is healthy.")
+
+
+def _from_compose(read: Callable[[], T], project: str) -> T:
+    """What `read` finds in the project's compose.yaml, or one red line with Compose's own complaint."""
+    try:
+        return read()
+    except compose.ComposeFileInvalid as exc:
+        _fail(f"Compose cannot read the project {project}: {exc}", "Fix compose.yaml where Compose says.")
+
+
+def pg_isready_over_tcp(name: str, hint: str | None = None) -> list[str]:
+    """The container's health check runs `pg_isready` against a TCP host (`-h 127.0.0.1`), not the
+    default Unix socket, on which the postgres image's initialisation server already answers; returns it."""
+    container = _container(name, hint)
+    test = compose.health_test(container)
+    env = dict(line.split("=", 1) for line in container.attrs["Config"].get("Env") or [] if "=" in line)
+    host = _pg_host(test) or env.get("PGHOST", "")
+    if not any(Path(word).name == "pg_isready" for word in test) or not host or host.startswith("/"):
+        shown = " ".join(test) or "none"
+        _fail(
+            f"The health check of {name} does not ask PostgreSQL over TCP (it runs: {shown}).",
+            hint
+            or "Run `pg_isready -h 127.0.0.1 ...`: without -h it asks the Unix socket, where the postgres image's "
+            "first, initialising server already answers, before the real one listens on TCP.",
+        )
+    _pass(f"The health check of {name} asks PostgreSQL over TCP ({host}).")
+    return test
+
+
+def _pg_host(words: list[str]) -> str:
+    """The host a pg_isready command line names (-h HOST, -hHOST, --host HOST, --host=HOST); "" for none."""
+    for word, following in zip(words, [*words[1:], ""], strict=True):
+        if word in ("-h", "--host"):
+            return following
+        if word.startswith("--host="):
+            return word.removeprefix("--host=")
+        if word.startswith("-h") and not word.startswith("--"):
+            return word[2:]
+    return ""
+
+
+def compose_named_volume(
+    project: str, service: str, target: str, labels: dict[str, str], hint: str | None = None, folder: str | Path = "."
+) -> str:
+    """compose.yaml mounts a named volume on `target` of `service` and declares it with `labels`, so
+    that cleanup by label finds it (an anonymous volume, or one without the labels, it would not);
+    returns the volume's name in compose.yaml. Reads `docker compose config`: nothing is started."""
+    read = _from_compose(lambda: compose.config(project, folder), project)
+    mounts: list[dict[str, Any]] = (read.get("services", {}).get(service) or {}).get("volumes") or []
+    volumes = [m for m in mounts if m.get("target") == target and m.get("type") == "volume"]
+    named = next((str(m["source"]) for m in volumes if m.get("source")), "")
+    wanted = ", ".join(f"{key}: {value}" for key, value in labels.items())
+    if not named:
+        _fail(
+            f"compose.yaml mounts no named volume on {target} of the service {service}.",
+            hint
+            or f"Under the {service} service's `volumes:`, add `- NAME:{target}`; declare NAME under the "
+            f"top-level `volumes:` with `labels: {{{wanted}}}`.",
+        )
+    has = ((read.get("volumes") or {}).get(named) or {}).get("labels") or {}
+    if any(has.get(key) != value for key, value in labels.items()):
+        _fail(
+            f"The volume {named} is declared without the label {wanted}: cleanup by label would miss it.",
+            hint or f"Under the top-level `volumes:`, give {named} `labels: {{{wanted}}}`.",
+        )
+    _pass(f"compose.yaml keeps {target} of {service} in the named volume {named}, with the lab's label.")
+    return str(named)
 
 
 def secret_not_in_image(ref: str, secret: str, hint: str | None = None) -> None:

@@ -1,15 +1,25 @@
-"""Compose projects of the labs: their containers found by the labels Compose puts on them.
+"""Compose projects of the labs: their containers found by the labels Compose puts on them, and
+the project as Compose reads it from compose.yaml.
 
 `docker compose -p PROJECT up` names containers PROJECT-SERVICE-N, but that pattern is Compose's
 business (it changed between v1 and v2): labs find a service's containers by the
-com.docker.compose.* labels instead, as `docker compose ps` does.
+com.docker.compose.* labels instead, as `docker compose ps` does. What a container's labels cannot
+tell reliably (its `depends_on`, see `depends_on`) comes from `docker compose config`.
 """
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
 
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
 from labkit.docker_access import client
 from labkit.errors import LabError
+
+CONFIG_TIMEOUT = 60.0
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -20,6 +30,10 @@ VOLUME_LABEL = "com.docker.compose.volume"
 
 class ServiceMissing(LabError):
     """A service of a compose project has no container."""
+
+
+class ComposeFileInvalid(LabError):
+    """`docker compose config` refuses the project's compose.yaml; the message is Compose's own."""
 
 
 def containers(project: str, service: str | None = None, running_only: bool = False) -> list[Container]:
@@ -52,11 +66,35 @@ def published(one: Container) -> list[str]:
     ]
 
 
-def depends_on(one: Container) -> dict[str, str]:
-    """The services this container waited for and on what condition (`db` -> `service_healthy`)."""
-    label = one.labels.get(DEPENDS_ON_LABEL, "")
-    pairs = (entry.split(":") for entry in label.split(",") if entry)
-    return {parts[0]: parts[1] if len(parts) > 1 else "service_started" for parts in pairs}
+def config(project: str, folder: str | Path = ".") -> dict[str, Any]:
+    """The project as Compose reads it from the compose.yaml in `folder` (`docker compose config`):
+    variables filled in from the environment, short forms written out. What the next `up` acts on."""
+    command = ["docker", "compose", "-p", project, "config", "--format", "json"]
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=CONFIG_TIMEOUT, check=False)
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        raise ComposeFileInvalid(f"`{shlex.join(command)}` in {folder} refuses it: {said[0]}")
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+def depends_on(project: str, service: str, folder: str | Path = ".") -> dict[str, str]:
+    """The services `service` waits for and on what condition (`db` -> `service_healthy`), as compose.yaml
+    says. Not the container's com.docker.compose.depends_on label: Compose 2.29.3 and later leave
+    depends_on out of the hash that decides whether `up` recreates a container, so a container created
+    before the line was added keeps the old label."""
+    spec = config(project, folder).get("services", {}).get(service) or {}
+    waits: dict[str, dict[str, Any]] = spec.get("depends_on") or {}
+    return {name: str(how.get("condition", "service_started")) for name, how in waits.items()}
+
+
+def health_test(one: Container) -> list[str]:
+    """The words of the container's health check command (a CMD-SHELL string split as the shell
+    would); empty when it has none."""
+    test: list[str] = (one.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
+    if test[:1] == ["CMD-SHELL"]:
+        return shlex.split(" ".join(test[1:]))
+    return test[1:] if test[:1] == ["CMD"] else []
 
 
 def address(one: Container, project: str) -> str:

@@ -26,6 +26,21 @@ _IN_USE = (  # what Docker says when a name is taken, and how to free it
     (re.compile(r'container name "/([^"]+)" is already in use'), "The container {0} exists: `docker rm -f {0}`"),
     (re.compile(r"network with name (\S+) already exists"), "The network {0} exists: `docker network rm {0}`"),
 )
+_STOPPED = (  # what Compose says when a service's container stops or fails its health check, and where to look
+    (re.compile(r"container (\S+) exited \((\d+)\)"), "`docker logs {0}` says why {0} stopped: fix that"),
+    (
+        re.compile(r"container (\S+) is unhealthy"),
+        "`docker inspect --format '{{{{json .State.Health}}}}' {0}` shows what its health check said: fix that",
+    ),
+    (
+        re.compile(r"Bind for (\S+) failed: port is already allocated"),
+        "Another container holds {0}: publish on a host port Docker picks (`-p 127.0.0.1::8080`, in "
+        'compose.yaml `"127.0.0.1::8080"`)',
+    ),
+)
+# "Erase in line", which some tools write before each line even when their output is not a terminal
+# (`docker compose logs --no-color` up to at least 2.26): it holds no text, and a notebook shows it as junk.
+_ERASE_LINE = re.compile(r"\x1b\[[0-2]?K")
 _NUGET_UNREACHABLE = re.compile(r"\bNU1301\b|Unable to load the service index")
 NUGET_CACHE_MOUNT = "--mount=type=cache,id=nuget,target=/root/.nuget/packages"
 NUGET_ADVICE = (
@@ -130,11 +145,16 @@ def forget(after: Ran | None = None) -> None:
 
 
 def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
-    """What to do about the failures a learner meets most: a name in use, a server left in the foreground."""
+    """What to do about the failures a learner meets most: a name or a port in use, a container that stopped
+    or is unhealthy, a server left in the foreground."""
     for pattern, advice in _IN_USE:
         taken = pattern.search(output)
         if taken:
             return f"{advice.format(taken[1])} removes it; then run the cell again."
+    for pattern, advice in _STOPPED:
+        stopped = pattern.search(output)
+        if stopped:
+            return f"{advice.format(stopped[1])}, then run the cell again."
     if _NUGET_UNREACHABLE.search(output):
         return NUGET_ADVICE
     if returncode is None and expect_detached:
@@ -152,7 +172,8 @@ def tail(output: str, count: int = TAIL_LINES) -> str:
 
 def _pump(proc: "subprocess.Popen[str]", lines: list[str], quiet: bool) -> None:
     assert proc.stdout is not None
-    for line in proc.stdout:
+    for raw in proc.stdout:
+        line = _ERASE_LINE.sub("", raw)
         lines.append(line)
         if not quiet:
             _emit(line)

@@ -12,7 +12,7 @@ from labkit.names import CLASSROOM_LAB, LABEL_KEY, check_lab_id
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str  # container, image, network or volume
+    kind: str  # container, image, network or volume (and folder, from Lab.cleanup)
     id: str
     name: str
     lab: str

@@ -32,7 +32,7 @@ import labkit.containers
 import labkit.engine.image_info
 import labkit.web
 from labkit.engine import cleanup
-from labkit import names
+from labkit import Lab, names
 from labkit.docker_access import client
 from labkit.errors import LabError
 from tests.helpers import ROOT
@@ -163,6 +163,7 @@ def lab_folder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
     lab_id: str = request.param
     yield lab_id, tmp_path
     cleanup.remove_if_reachable(LAB_ID)
+    Lab(LAB_ID).remove_folders()  # a file's run stops before the lab's own cleanup cell
 
 
 def _copy_lab(lab_id: str, folder: Path, learner_file: Path | None = None) -> Path:
