@@ -36,6 +36,8 @@ ENGINE_HELD_ENV = "COURSE_ENGINE_LOCK_HELD"  # set for what an engine-wide test 
 _lab_seconds: defaultdict[str, float] = defaultdict(float)
 _cell_seconds: defaultdict[str, defaultdict[int, float]] = defaultdict(lambda: defaultdict(float))  # by lab id
 _failed_labs: set[str] = set()
+_anonymous_at_start: set[str] | None = None  # the engine's unused anonymous volumes as the run began
+ANONYMOUS_VOLUME_LABEL = "com.docker.volume.anonymous"  # Docker 24+ labels the volumes a VOLUME line makes
 _held: dict[str, int] = {}  # the lock's file descriptor, by the test file that holds it
 
 # Every test, notebook and `python -m labkit` run below reads the shipped release snapshot: results
@@ -162,6 +164,39 @@ def skip_reason(report: pytest.TestReport) -> str:
 
 def expected_skips() -> set[str]:
     return {key.strip() for key in os.environ.get(EXPECTED_SKIPS_ENV, "").split(",") if key.strip()}
+
+
+def unused_anonymous_volumes() -> set[str]:
+    volumes = client().api.volumes(filters={"dangling": True, "label": ANONYMOUS_VOLUME_LABEL})["Volumes"] or []
+    return {volume["Name"] for volume in volumes}
+
+
+def _controller(session: pytest.Session) -> bool:
+    """True in the process that sees the whole run (not an xdist worker)."""
+    return not hasattr(session.config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _anonymous_at_start
+    if _controller(session) and reachable() is None:
+        _anonymous_at_start = unused_anonymous_volumes()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail a run that leaves anonymous volumes behind. Cleanup finds what the course made by its
+    label, and an anonymous volume (postgres's or registry:2's VOLUME) carries none: a container
+    removed without `-v` leaves its volume on the learner's disk for good."""
+    if _anonymous_at_start is None or reachable() is not None:
+        return
+    left = sorted(unused_anonymous_volumes() - _anonymous_at_start)
+    if left:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"FAILED: the run left {len(left)} anonymous volume(s) behind ({', '.join(v[:12] for v in left)}): "
+                "remove containers with their volumes (`docker rm -v`, docker-py `remove(v=True)`, `compose down -v`)"
+            )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

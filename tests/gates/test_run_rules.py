@@ -11,8 +11,9 @@ from typing import cast
 
 import pytest
 
-from conftest import ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, reversed_order
-from tests.helpers import ROOT
+from conftest import ANONYMOUS_VOLUME_LABEL, ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, reversed_order
+from labkit.docker_access import client
+from tests.helpers import LABELS, ROOT, TEST_LAB
 
 SKIPS = """\
 import pytest
@@ -100,3 +101,30 @@ def test_a_test_started_beside_an_engine_wide_one_waits_until_it_is_done(tmp_pat
     outputs = finished(alone) + finished(beside)
     ended, started = (float(line.split()[-1]) for line in outputs.splitlines() if line.startswith(("alone", "beside")))
     assert started >= ended, outputs
+
+
+LEAKS = """\
+import docker
+
+def test_leaks():
+    docker.from_env().volumes.create("{name}", labels={labels})
+
+def test_keeps_nothing():
+    pass
+"""
+
+
+@pytest.mark.docker
+def test_a_run_that_leaves_an_anonymous_volume_behind_fails(tmp_path: Path) -> None:
+    """A volume labelled as Docker labels those a VOLUME line makes, unused: what a container
+    removed without `-v` leaves. (It also carries the test lab's label, so this test removes it.)"""
+    name = f"{TEST_LAB}-anonymous-{os.getpid()}"
+    labels = {**LABELS, ANONYMOUS_VOLUME_LABEL: ""}
+    (tmp_path / "test_leaks.py").write_text(LEAKS.format(name=name, labels=labels))
+    try:
+        run = probe_run(tmp_path)
+        output = finished(run)
+        assert run.returncode == pytest.ExitCode.TESTS_FAILED, output
+        assert "2 passed" in output and f"left 1 anonymous volume(s) behind ({name[:12]})" in output, output
+    finally:
+        client().volumes.get(name).remove()
