@@ -87,16 +87,7 @@ def test_up_check_fails_when_the_db_has_no_health_check(namespace: dict[str, Any
 def test_up_check_fails_when_pg_isready_asks_the_unix_socket(namespace: dict[str, Any], project: str) -> None:
     """Healthy too early: without -h, pg_isready asks the socket, where the initialising server answers."""
     socket_only = {"test": ["CMD", "pg_isready", "-U", "app", "-d", "items"], "interval": 500_000_000}
-    labels = {**names.labels(LAB_ID), compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: "db"}
-    db = client().containers.run(
-        catalog.image("postgres"),
-        name=wrong_state.unique(LAB_ID, "db"),
-        labels=labels,
-        detach=True,
-        network_mode="none",
-        environment={"POSTGRES_USER": "app", "POSTGRES_DB": "items", "POSTGRES_PASSWORD": "test"},
-        healthcheck=socket_only,
-    )
+    db = wrong_state.database_service(LAB_ID, project, "items", healthcheck=socket_only)
     healthy(db)
     with pytest.raises(CheckFailed, match=re.escape("Run `pg_isready -h 127.0.0.1 ...`")):
         check_cells.run_check(NOTEBOOK, 2, namespace, PROJECT=project)

@@ -30,16 +30,8 @@ VOLUMES = "volumes:\n  db-data:\n" + VOLUME_LABELS
 def database() -> Iterator[tuple[str, Container]]:
     """A project whose db service is a fresh database: (project, its db container), ready for queries."""
     project = wrong_state.unique(LAB_ID, "project")
-    labels = {**names.labels(LAB_ID), compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: "db"}
-    db = client().containers.run(
-        catalog.image("postgres"),
-        name=wrong_state.unique(LAB_ID, "db"),
-        labels=labels,
-        detach=True,
-        network_mode="none",
-        environment={"POSTGRES_USER": "app", "POSTGRES_DB": "notes", "POSTGRES_PASSWORD": "test"},
-        volumes={str(INIT_SQL): {"bind": "/docker-entrypoint-initdb.d/init.sql", "mode": "ro"}},
-    )
+    init = {str(INIT_SQL): {"bind": "/docker-entrypoint-initdb.d/init.sql", "mode": "ro"}}
+    db = wrong_state.database_service(LAB_ID, project, "notes", volumes=init)
     ready = ["pg_isready", "-h", "127.0.0.1", "-U", "app", "-d", "notes"]
     wait_until(lambda: db.exec_run(ready).exit_code == 0, timeout=120, interval=1.0, what="the test database")
     yield project, db

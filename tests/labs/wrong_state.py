@@ -6,13 +6,27 @@ from typing import Any
 
 from docker.models.containers import Container
 
-from labkit import catalog, containers, names, shell
+from labkit import catalog, compose, containers, names, shell
 from labkit.docker_access import client
 
 
 def unique(lab_id: str, what: str) -> str:
     """A container name, or an image tag under containerizing-dotnet/, unique to this call."""
     return names.container_name(lab_id, what, names.run_id())
+
+
+def database_service(lab_id: str, project: str, database: str, **options: Any) -> Container:
+    """A postgres container (user app, password test, no network) that Compose's labels make the db
+    service of `project`: the labs' checks find it as they find the learner's."""
+    return client().containers.run(
+        catalog.image("postgres"),
+        name=unique(lab_id, "db"),
+        labels={**names.labels(lab_id), compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: "db"},
+        detach=True,
+        network_mode="none",
+        environment={"POSTGRES_USER": "app", "POSTGRES_DB": database, "POSTGRES_PASSWORD": "test"},
+        **options,
+    )
 
 
 def build(lab_id: str, context: Path, dockerfile: str, files: dict[str, str] | None = None) -> str:
