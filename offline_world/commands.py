@@ -9,7 +9,17 @@ from pathlib import Path
 from labkit.errors import LabError
 from offline_world import engine, hosts, hub, registry
 from offline_world.base import BASE_IMAGE, base_image, ensure_base
-from offline_world.machine import ADDRESSES, DATABASE_SUITE, ENGINE_SUITE, HTTPS_PORT, MCR, STATE, SYSTEM_PATH, say
+from offline_world.machine import (
+    ADDRESSES,
+    DATABASE_SUITE,
+    ENGINE_SUITE,
+    HTTPS_PORT,
+    MCR,
+    STATE,
+    SYSTEM_PATH,
+    PartTimes,
+    say,
+)
 from offline_world.preflight import DebianMirrors, DotnetInstall, Refused, preflight
 from offline_world.standins import (
     build,
@@ -58,6 +68,37 @@ def exclusive() -> Iterator[None]:
 def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
     # From here on, system tools run (apt-get, debootstrap, dockerd); PATH only had to pick `dotnet`.
     os.environ["PATH"] = f"{SYSTEM_PATH['PATH']}:{os.environ.get('PATH', '')}"
+    times = PartTimes()
+    with times.part("Docker Engine from Debian, TLS and the engine's configuration"):
+        shim = start_engine(mirrors)
+    with times.part("Debian base images (debootstrap)"):
+        base = ensure_base(mirrors)
+        database_base = ensure_base(mirrors, DATABASE_SUITE)
+    with times.part("stand-in images"):
+        postgres = (base_image(DATABASE_SUITE), postgres_version(base_image(DATABASE_SUITE)))
+        images = standins(install, BASE_IMAGE, registry.registry_version(), postgres)
+        recipe = recipe_hash(images, f"{base} {database_base}")
+        built = [(standin, *build(standin, recipe)) for standin in images]
+        for _, _, replaced in reversed(built):  # top of the stack first: a base goes once its children have
+            if replaced is not None:
+                remove_if_untagged(replaced)
+    with times.part("registries: stand-ins pushed, Docker Hub and its token service"):
+        registry.ensure_registry()
+        for standin, image_id, _ in built:
+            push(standin, image_id)
+        hub.ensure_hub([standin.repo for standin in images if not standin.local.startswith(f"{MCR}/")])
+        hosts.add_hosts_entry()
+    with times.part("first pulls through the served names"):
+        engine.pull_when_resolved(f"{MCR}/dotnet/sdk:{dotnet_tag(install.runtime)}")
+        engine.pull_when_resolved(images[-1].ref())
+    served = ", ".join(f"{name} ({address})" for name, address in ADDRESSES.items())
+    say(f"up in {times.total()}: {len(built)} stand-ins served on port {HTTPS_PORT} as {served}")
+    say(f"put {shim} first on PATH and export DOCKER_BUILDKIT=1")
+    return shim
+
+
+def start_engine(mirrors: DebianMirrors) -> Path:
+    """Docker from Debian, running, trusting the world's CA and using its Docker Hub mirror; the shim folder."""
     engine.ensure_packages(mirrors.main)
     ca = registry.ensure_tls()
     hosts.install_certs(ca)
@@ -70,27 +111,7 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
         say("dockerd started before the CA was in /etc/docker/certs.d (BuildKit reads it only then): restarting it")
         engine.stop_dockerd()
         engine.start_dockerd()
-    shim = engine.ensure_shim()
-    base = ensure_base(mirrors)
-    database_base = ensure_base(mirrors, DATABASE_SUITE)
-    postgres = (base_image(DATABASE_SUITE), postgres_version(base_image(DATABASE_SUITE)))
-    images = standins(install, BASE_IMAGE, registry.registry_version(), postgres)
-    recipe = recipe_hash(images, f"{base} {database_base}")
-    built = [(standin, *build(standin, recipe)) for standin in images]
-    for _, _, replaced in reversed(built):  # top of the stack first: a base goes once its children have
-        if replaced is not None:
-            remove_if_untagged(replaced)
-    registry.ensure_registry()
-    for standin, image_id, _ in built:
-        push(standin, image_id)
-    hub.ensure_hub([standin.repo for standin in images if not standin.local.startswith(f"{MCR}/")])
-    hosts.add_hosts_entry()
-    engine.pull_when_resolved(f"{MCR}/dotnet/sdk:{dotnet_tag(install.runtime)}")
-    engine.pull_when_resolved(images[-1].ref())
-    served = ", ".join(f"{name} ({address})" for name, address in ADDRESSES.items())
-    say(f"up: {len(built)} stand-ins served on port {HTTPS_PORT} as {served}")
-    say(f"put {shim} first on PATH and export DOCKER_BUILDKIT=1")
-    return shim
+    return engine.ensure_shim()
 
 
 def down() -> list[str]:

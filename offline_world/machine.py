@@ -2,7 +2,9 @@
 
 import hashlib
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,26 @@ def run(command: str | Sequence[str], **options: Any) -> Output:
 
 def say(text: str) -> None:
     print(f"offline world: {text}", flush=True)
+
+
+class PartTimes:
+    """How long each part of a command took, said as each ends: on a bare machine `up` takes minutes,
+    and this shows where they go."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.monotonic() - started
+            say(f"{name}: {self.seconds[name]:.0f} s")
+
+    def total(self) -> str:
+        return f"{sum(self.seconds.values()):.0f} s"
 
 
 def read(path: Path) -> str:

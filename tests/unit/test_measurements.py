@@ -21,7 +21,7 @@ BENCHMARK: dict[str, Any] = {
         "aspnet": {"ref": "mcr.microsoft.com/dotnet/aspnet:10.0", "mb": 200.0, "layers": 6},
     },
     "shared": {"images": ["sdk", "aspnet"], "sum_mb": 1100.0, "on_disk_mb": 900.0},
-    "lab3": {"cold_s": 20.0, "rebuild_s": 5.0},
+    "lab3": {"cold_s": 20.0, "rebuild_s": 5.0, "publish_s": 4.0},
     "lab4": {
         "multi_stage_cold_s": 9.0,
         "multi_stage_rebuild_s": 4.0,
@@ -45,6 +45,7 @@ def test_derived_figures_are_computed_from_the_measured_ones() -> None:
     assert found["sdk_over_aspnet"] == "4.5 times"
     assert found["shared.saved_mb"] == "200.0 MB"
     assert (found["lab3.ratio"], found["lab3.saved"]) == ("0.25", "15.0 s")
+    assert (found["lab3.floor_ratio"], found["lab3.overhead"]) == ("1.25", "1.0 s")
     assert (found["lab4.build_difference"], found["lab4.image_share"]) == ("1.0 s less", "25 %")
     assert (found["runs.classic.01-a"], found["runs.classic.total"]) == ("30.4 s", "30 s")
 
