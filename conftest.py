@@ -13,8 +13,10 @@ from collections import defaultdict
 from collections.abc import Generator
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from labkit import releases
 from labkit.docker_access import client, reachable
@@ -22,6 +24,9 @@ from labkit.engine import cleanup, store
 from labkit.tools.maintain import measurements
 
 DOCKER_MARKERS = ("docker", "offline_world")
+# Each case of these runs a whole lab on its own (each lab's TODO-coverage run): under `-n 2` they
+# spread over the workers instead of queueing on one.
+SPLIT_BY_CASE = ("tests/labs/test_todo_coverage.py",)
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
 
 EXPECTED_SKIPS_ENV = "COURSE_EXPECTED_SKIPS"  # the skip keys a CI job expects, comma-separated
@@ -83,6 +88,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=f"no Docker engine, lab tests skipped: {reason}")
     for item in docker_items:
         item.add_marker(skip)
+
+
+class FileScheduling(LoadFileScheduling):  # type: ignore[misc]  # pytest-xdist ships no types
+    """`--dist loadfile`: a file's tests on one worker (a notebook's cells in order, a module's fixtures
+    made once), except in the files of SPLIT_BY_CASE, whose cases go wherever a worker is free.
+    (pytest-xdist's loadgroup would say this with marks, but under pytest 9.2 it silently stops
+    grouping: pytest-xdist#1386.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return nodeid if nodeid.split("::", 1)[0] in SPLIT_BY_CASE else super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> FileScheduling | None:
+    return FileScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
 
 
 def reversed_order(items: list[pytest.Item]) -> list[pytest.Item]:

@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 
-from conftest import ANONYMOUS_VOLUME_LABEL, ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, reversed_order
+from conftest import ANONYMOUS_VOLUME_LABEL, ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, SPLIT_BY_CASE, reversed_order
 from labkit.docker_access import client
 from tests.helpers import LABELS, ROOT, TEST_LAB
 
@@ -67,6 +67,33 @@ def test_reverse_turns_files_and_tests_around_but_not_a_notebooks_cells() -> Non
 
     items = [item("a.py", "a1"), item("a.py", "a2"), item("lab.ipynb", "cell 0"), item("lab.ipynb", "cell 1")]
     assert [i.name for i in reversed_order(items)] == ["cell 0", "cell 1", "a2", "a1"]
+
+
+RECORD_WORKER = """\
+import os
+from pathlib import Path
+
+import pytest
+
+@pytest.mark.parametrize("case", ["a", "b", "c", "d"])
+def test_case(case):
+    with (Path(__file__).parents[2] / "workers.txt").open("a") as record:
+        record.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+"""
+
+
+@pytest.mark.parametrize(("path", "workers"), [("tests/labs/one_file.py", 1), (SPLIT_BY_CASE[0], 2)])
+def test_under_loadfile_a_files_tests_share_a_worker_unless_its_cases_are_split(
+    tmp_path: Path, path: str, workers: int
+) -> None:
+    """What lets CI run two labs at once: a notebook's cells never split over two workers, while each
+    lab's TODO-coverage run (a case of a file in SPLIT_BY_CASE) can go to either. Two idle workers
+    each get a unit of work first, so the split cases reach both."""
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_text(RECORD_WORKER)
+    output = finished(probe_run(tmp_path, "-n", "2", "--dist", "loadfile", path))
+    assert "4 passed" in output, output
+    assert len(set((tmp_path / "workers.txt").read_text().split())) == workers, output
 
 
 ENGINE_WIDE = """\

@@ -77,9 +77,14 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ),
 }
 
-LAB_ID = "todo-coverage"  # the lab id every lab runs under here: what it creates carries this label
 LAB_IDS = sorted(path.name for path in (ROOT / "labs").iterdir() if (path / "lab.ipynb").is_file())
 CELL_TIMEOUT = 900
+
+
+def run_id(lab_id: str) -> str:
+    """The lab id a lab runs under here, its own for each lab (what it creates carries it as its
+    label), so that two labs' runs can go side by side on two workers."""
+    return f"todo-{lab_id}"
 TODO = re.compile(r"^\s*# TODO: *(.*)$", re.MULTILINE)
 FILE_TODO = re.compile(r"^\s*(#|//|<!--) TODO:", re.MULTILINE)
 CHECK = re.compile(r"\bchecks\.\w+\(")
@@ -162,8 +167,8 @@ def _todo_line(source: str) -> str:
 def lab_folder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     lab_id: str = request.param
     yield lab_id, tmp_path
-    cleanup.remove_if_reachable(LAB_ID)
-    Lab(LAB_ID).remove_folders()  # a file's run stops before the lab's own cleanup cell
+    cleanup.remove_if_reachable(run_id(lab_id))
+    Lab(run_id(lab_id)).remove_folders()  # a file's run stops before the lab's own cleanup cell
 
 
 def _copy_lab(lab_id: str, folder: Path, learner_file: Path | None = None) -> Path:
@@ -176,7 +181,7 @@ def _copy_lab(lab_id: str, folder: Path, learner_file: Path | None = None) -> Pa
     for path in (p for p in folder.rglob("*") if p.is_file()):
         text = path.read_text("utf-8")
         if lab_id in text:
-            path.write_text(text.replace(lab_id, LAB_ID), "utf-8")
+            path.write_text(text.replace(lab_id, run_id(lab_id)), "utf-8")
     return folder
 
 
@@ -198,7 +203,7 @@ def _learner_todos(lab_id: str) -> list[str]:
 
 def _solution(lab_id: str) -> list[str]:
     sources = _code_sources(ROOT / "solutions" / lab_id / "lab.ipynb")
-    return [source.replace(f'Lab("{lab_id}")', f'Lab("{LAB_ID}")') for source in sources]
+    return [source.replace(f'Lab("{lab_id}")', f'Lab("{run_id(lab_id)}")') for source in sources]
 
 
 def walk_file(lab_id: str, folder: Path, learner_file: Path) -> Stop:
@@ -214,7 +219,7 @@ def walk_file(lab_id: str, folder: Path, learner_file: Path) -> Stop:
                 break
     finally:
         kernel.stop()
-        cleanup.remove_if_reachable(LAB_ID)
+        cleanup.remove_if_reachable(run_id(lab_id))
     in_check = error is not None and _is_check(solution[stopped])
     return Stop(str(learner_file), f"file, stopped at cell {stopped}", error, in_check)
 
@@ -232,7 +237,7 @@ def walk(lab_id: str, folder: Path) -> list[Stop]:
         for index, next_todo in zip(todos, [*todos[1:], len(solution)], strict=True):
             _run_solution(kernel, solution, range(done, index))
             last = _check_cell_after(learner, index)
-            stops.append(_learner_window(kernel, learner, solution, index, last))
+            stops.append(_learner_window(kernel, run_id(lab_id), (learner, solution), index, last))
             done = min((index if last is None else last) + 1, next_todo)  # the next TODO's window runs its cells
             _run_solution(kernel, solution, range(index, done))
         _run_solution(kernel, solution, range(done, len(solution)))
@@ -241,33 +246,36 @@ def walk(lab_id: str, folder: Path) -> list[Stop]:
     return stops
 
 
-def _containers_and_networks() -> set[tuple[str, str]]:
-    labelled = {"label": f"{names.LABEL_KEY}={LAB_ID}"}
+def _containers_and_networks(label: str) -> set[tuple[str, str]]:
+    labelled = {"label": f"{names.LABEL_KEY}={label}"}
     docker = client()
     return {("container", c.id) for c in docker.containers.list(all=True, filters=labelled)} | {
         ("network", n.id) for n in docker.networks.list(filters=labelled)
     }
 
 
-def _remove_new(before: set[tuple[str, str]]) -> None:
+def _remove_new(label: str, before: set[tuple[str, str]]) -> None:
     """Containers first: a network goes only once nothing is attached to it."""
-    for kind, resource_id in sorted(_containers_and_networks() - before):
+    for kind, resource_id in sorted(_containers_and_networks(label) - before):
         if kind == "container":
             client().api.remove_container(resource_id, force=True, v=True)
         else:
             client().api.remove_network(resource_id)
 
 
-def _learner_window(kernel: Kernel, learner: list[str], solution: list[str], index: int, last: int | None) -> Stop:
+def _learner_window(
+    kernel: Kernel, label: str, cells: tuple[list[str], list[str]], index: int, last: int | None
+) -> Stop:
     """Run the learner's cell `index` and the solution's cells up to its check `last`, then undo what
     would stop the solution's cells from running again: the containers and networks they made, the
-    commands they ran."""
+    commands they ran. `cells`: the learner's and the solution's."""
+    learner, solution = cells
     sources = [learner[index], *solution[index + 1 : (index if last is None else last) + 1]]
-    before = _containers_and_networks()
+    before = _containers_and_networks(label)
     kernel.execute(MARK_COMMANDS)
     failed, error = _first_error(kernel, sources)
     kernel.execute(FORGET_COMMANDS)
-    _remove_new(before)
+    _remove_new(label, before)
     where = f"cell {index}, {'no check after it' if last is None else f'check in cell {last}'}"
     return Stop(_todo_line(learner[index]), where, error, error is not None and _is_check(sources[failed]))
 
