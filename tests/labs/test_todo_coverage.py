@@ -18,6 +18,7 @@ An entry that no TODO of the run matches fails the test, so the table cannot out
 import os
 import re
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,6 +112,7 @@ class Stop(NamedTuple):
     where: str  # for the report: the cell and its check, or the cell the file's run stopped at
     error: tuple[str, str] | None
     in_check: bool
+    seconds: float  # how long the run took until it stopped: a slow check shows up in the report
 
 
 class Kernel:
@@ -210,7 +212,7 @@ def walk_file(lab_id: str, folder: Path, learner_file: Path) -> Stop:
     """Run the solution's cells with `learner_file` left as generated, up to the first error."""
     solution = _solution(lab_id)
     kernel = Kernel(_copy_lab(lab_id, folder, learner_file))
-    error, stopped = None, len(solution)
+    error, stopped, started = None, len(solution), time.monotonic()
     try:
         for index, source in enumerate(solution):
             error = kernel.execute(source) if source else None
@@ -221,7 +223,8 @@ def walk_file(lab_id: str, folder: Path, learner_file: Path) -> Stop:
         kernel.stop()
         cleanup.remove_if_reachable(run_id(lab_id))
     in_check = error is not None and _is_check(solution[stopped])
-    return Stop(str(learner_file), f"file, stopped at cell {stopped}", error, in_check)
+    seconds = time.monotonic() - started
+    return Stop(str(learner_file), f"file, stopped at cell {stopped}", error, in_check, seconds)
 
 
 def walk(lab_id: str, folder: Path) -> list[Stop]:
@@ -273,11 +276,14 @@ def _learner_window(
     sources = [learner[index], *solution[index + 1 : (index if last is None else last) + 1]]
     before = _containers_and_networks(label)
     kernel.execute(MARK_COMMANDS)
+    started = time.monotonic()
     failed, error = _first_error(kernel, sources)
+    seconds = time.monotonic() - started
     kernel.execute(FORGET_COMMANDS)
     _remove_new(label, before)
     where = f"cell {index}, {'no check after it' if last is None else f'check in cell {last}'}"
-    return Stop(_todo_line(learner[index]), where, error, error is not None and _is_check(sources[failed]))
+    caught_by_check = error is not None and _is_check(sources[failed])
+    return Stop(_todo_line(learner[index]), where, error, caught_by_check, seconds)
 
 
 def _first_error(kernel: Kernel, sources: list[str]) -> tuple[int, tuple[str, str] | None]:
@@ -319,7 +325,7 @@ def _judge(lab_id: str, stops: list[Stop], say: Callable[[str], None]) -> tuple[
         entry = _entry(lab_id, stop.key)
         how, verdict = _verdict(stop, OTHER_ERRORS[entry] if entry else None)
         hows[how] += 1
-        said = f"{stop.key[:60]!r} ({stop.where}): {verdict}"
+        said = f"{stop.key[:60]!r} ({stop.where}, {stop.seconds:.0f} s): {verdict}"
         say(f"  {said}")
         if how == "missed":
             problems.append(said)
