@@ -27,6 +27,10 @@ from labkit.shell import run
 from labkit.waiting import TimedOut, wait_until
 
 MIB = 1024 * 1024
+# Microsoft's size report for the same three ways of publishing, compressed, in MB (its `releasesapi`
+# sample on the real images, November 2025): dotnet/dotnet-docker, documentation/sample-image-size-report.md
+OFFICIAL_PUSHED_MB = {"framework-dependent": 52.81, "trimmed": 21.86, "aot": 11.60}
+OFFICIAL_REPORT = "https://github.com/dotnet/dotnet-docker/blob/main/documentation/sample-image-size-report.md"
 FIGURES_FOLDER = Path("_build") / "reports" / "lab-figures"  # under the course folder: bench.py reads it
 STAND_IN_LABEL = "org.containerizing-dotnet.offline.about"  # the offline world marks its stand-in images so
 
@@ -42,8 +46,11 @@ def start_seconds(image: str, lab_id: str, path: str = "/healthz", timeout: floa
     name = names.container_name(lab_id, "start", names.run_id())
     url = f"http://{names.LOOPBACK}:{port}{path}"
     started = time.monotonic()
-    run(f"docker run -d --name {name} {names.label_flags(lab_id)} -p {names.LOOPBACK}:{port}:8080 {image}",
-        quiet=True, record=False)
+    run(
+        f"docker run -d --name {name} {names.label_flags(lab_id)} -p {names.LOOPBACK}:{port}:8080 {image}",
+        quiet=True,
+        record=False,
+    )
     try:
         wait_until(lambda: _ok(url), timeout=timeout, interval=0.005, what=f"an HTTP 200 from {image}")
         return time.monotonic() - started
@@ -70,8 +77,8 @@ def memory_mib(container: str) -> float:
     """The container's memory in MiB, as `docker stats` computes it: usage less the inactive file cache."""
     memory = client().containers.get(container).stats(stream=False)["memory_stats"]
     detail = memory.get("stats", {})
-    cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
-    return round((memory["usage"] - cache) / MIB, 1)
+    cache = int(detail.get("inactive_file", detail.get("total_inactive_file", 0)))
+    return round((int(memory["usage"]) - cache) / MIB, 1)
 
 
 def load(url: str, requests: int) -> None:
@@ -87,7 +94,8 @@ def pushed_mb(registry: str, repository: str, tag: str) -> float:
     where = Registry(registry)
     manifest = _image_manifest(where, repository, where.manifest(repository, tag))
     data = manifest.data
-    return round((data["config"]["size"] + sum(layer["size"] for layer in data["layers"])) / MB, 1)
+    stored = int(data["config"]["size"]) + sum(int(layer["size"]) for layer in data["layers"])
+    return round(stored / MB, 1)
 
 
 def _image_manifest(where: Registry, repository: str, manifest: Manifest) -> Manifest:

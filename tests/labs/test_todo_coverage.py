@@ -75,6 +75,12 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ("10-data-volumes", "app/Dockerfile"): Expected(
         "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
     ),
+    ("14-aot", "Dockerfile"): Expected(
+        "CommandFailed", "`docker build --target trimmed` stops: the Dockerfile has no trimmed stage yet"
+    ),
+    ("14-aot", 'with publish("aot", ...)'): Expected(
+        "CheckFailed", "serve('aot'), the same cell's next line, checks that the image exists and says to build it"
+    ),
 }
 
 LAB_ID = "todo-coverage"  # the lab id every lab runs under here: what it creates carries this label
