@@ -143,6 +143,7 @@ def report(data: measurements.Data) -> str:
         "lab4-builds": "Lab 4's app: build times",
         "lab4-images": "Lab 4's app: image sizes",
         "lab-runs": "Lab wall times (solution notebooks under nbval), s",
+        "aot-variants": "Lab 14's app published three ways (its last recorded run)",
     }
     figures = measurements.figures(data)
     notes = {
@@ -200,7 +201,8 @@ def main(argv: list[str]) -> int:
             benchmark = measure(lab3, lab4)
     finally:
         cleanup.remove(BENCH_ID)
-    data = measurements.fold(measurements.load(), benchmark, runs, LABS, steps_of)
+    figures = measurements.recorded_lab_figures(LABS)
+    data = measurements.fold(measurements.load(), benchmark, runs, LABS, steps_of, figures)
     text = report(data) + "".join(f"\n{note}\n" for note in notes)
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "benchmark.md").write_text(text)

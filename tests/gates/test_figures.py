@@ -50,6 +50,7 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("01-containers", "60 seconds", "how long labkit waits for a detached command: its setting"),
     ("01-containers", r"\b10 s\b", "Docker's stop timeout: its default"),
     ("07-hardening", "256 MiB", "the memory limit the lab sets"),
+    ("14-aot", "32 MiB", "the memory limit the challenge sets"),
 ]
 
 

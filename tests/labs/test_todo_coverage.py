@@ -76,6 +76,12 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ("10-data-volumes", "app/Dockerfile"): Expected(
         "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
     ),
+    ("14-aot", "Dockerfile"): Expected(
+        "CommandFailed", "`docker build --target trimmed` stops: the Dockerfile has no trimmed stage yet"
+    ),
+    ("14-aot", 'with publish("aot", ...)'): Expected(
+        "CheckFailed", "serve('aot'), the same cell's next line, checks that the image exists and says to build it"
+    ),
 }
 
 LAB_IDS = sorted(path.name for path in (ROOT / "labs").iterdir() if (path / "lab.ipynb").is_file())

@@ -8,19 +8,30 @@ from labkit import catalog
 from labkit.errors import CatalogError
 from tests.helpers import catalog_file
 
-KEYS = ["sdk", "aspnet", "runtime", "runtime-deps", "aspnet-chiseled", "runtime-deps-chiseled", "registry", "postgres"]
+KEYS = [
+    "sdk",
+    "sdk-aot",
+    "aspnet",
+    "runtime",
+    "runtime-deps",
+    "aspnet-chiseled",
+    "runtime-deps-chiseled",
+    "registry",
+    "postgres",
+]
 
 
 def test_the_repository_catalog_names_every_image_the_course_uses() -> None:
     assert [entry.key for entry in catalog.images()] == KEYS
     assert catalog.image("sdk") == "mcr.microsoft.com/dotnet/sdk:10.0"
     assert catalog.image("aspnet-chiseled") == "mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled"
+    assert catalog.image("sdk-aot") == "mcr.microsoft.com/dotnet/sdk:10.0-noble-aot"
     assert catalog.dotnet_tag() == "10.0"
     assert all(entry.role for entry in catalog.images())
 
 
 def test_an_unknown_key_lists_the_known_ones() -> None:
-    with pytest.raises(CatalogError, match=r"No image 'jdk' in images\.toml \(known: sdk, aspnet"):
+    with pytest.raises(CatalogError, match=r"No image 'jdk' in images\.toml \(known: sdk, sdk-aot, aspnet"):
         catalog.image("jdk")
 
 

@@ -36,7 +36,40 @@ RUN: dict[str, Any] = {
     "store": "classic",
     "labs": {"01-a": {"seconds": 30.4, "steps": {}}},
 }
-DATA: dict[str, Any] = {"benchmark": BENCHMARK, "lab_runs": {"classic": RUN}}
+AOT: dict[str, Any] = {
+    "date": "2026-12-05",
+    "engine": "26.1.5",
+    "store": "classic",
+    "starts": 5,
+    "load_requests": 300,
+    "variants": {
+        "framework-dependent": {
+            "base": "mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled",
+            "image_mb": 120.0,
+            "pushed_mb": 50.0,
+            "start_s": 0.5,
+            "memory_mib": 30.0,
+            "build_s": 5.0,
+        },
+        "trimmed": {
+            "base": "mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled",
+            "image_mb": 40.0,
+            "pushed_mb": 20.0,
+            "start_s": 0.8,
+            "memory_mib": 25.0,
+            "build_s": 15.0,
+        },
+        "aot": {
+            "base": "mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled",
+            "image_mb": 20.0,
+            "pushed_mb": 10.0,
+            "start_s": 0.25,
+            "memory_mib": 10.0,
+            "build_s": 25.0,
+        },
+    },
+}
+DATA: dict[str, Any] = {"benchmark": BENCHMARK, "lab_runs": {"classic": RUN}, "lab_figures": {"14-aot": AOT}}
 
 
 def test_derived_figures_are_computed_from_the_measured_ones() -> None:
@@ -72,6 +105,28 @@ def test_folding_replaces_the_runs_measured_again_and_keeps_the_others() -> None
         "store": "classic",
         "labs": {"01-a": {"seconds": 3.5, "steps": {"Step 1": 2.5}}},
     }
+
+
+def test_folding_replaces_a_labs_figures_measured_again_and_keeps_the_others() -> None:
+    committed = {"benchmark": BENCHMARK, "lab_runs": {}, "lab_figures": {"14-aot": AOT, "99-x": {"a": 1}}}
+    newer = {**AOT, "date": "2026-12-06"}
+    folded = measurements.fold(committed, BENCHMARK, [], [], lambda lab, cells: {}, {"14-aot": newer})
+    assert folded["lab_figures"] == {"14-aot": newer, "99-x": {"a": 1}}
+
+
+def test_lab_14s_figures_and_table_carry_microsofts_sizes_beside_ours() -> None:
+    found = measurements.figures(DATA)
+    assert (found["aot.aot.pushed_mb"], found["aot.framework-dependent.memory_mib"]) == ("10.0 MB", "30.0 MiB")
+    assert (found["aot.pushed_ratio"], found["aot.build_ratio"]) == ("5.0 times", "5.0 times")
+    header, rows = measurements.tables(DATA)["aot-variants"]
+    assert header[4] == "Microsoft's report, MB"
+    assert [row[4] for row in rows] == ["52.81", "21.86", "11.60"]
+
+
+def test_a_lab_a_run_has_not_measured_shows_a_dash_and_leaves_that_run_without_a_total() -> None:
+    runs = {"classic": {**RUN, "labs": {**RUN["labs"], "02-b": {"seconds": 2.0}}}, "containerd-1": RUN}
+    table = measurements.tables({**DATA, "lab_runs": runs}, link=str)["lab-runs"]
+    assert table[1] == [["01-a", "30.4", "30.4"], ["02-b", "2.0", "not yet"], ["**all 2 labs**", "**32**", "not yet"]]
 
 
 def test_a_run_with_holes_says_which_labs_it_misses() -> None:

@@ -16,15 +16,19 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from labkit import measure
 from labkit.errors import LabError
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository: labkit/tools/maintain/measurements.py
 FILE = Path("book") / "measurements.json"  # in the repository
 MEASUREMENTS = ROOT / FILE
 LAB_RUNS = ROOT / "_build" / "reports" / "lab-times"
+LAB_FIGURES = ROOT / measure.FIGURES_FOLDER  # what a lab measured for the book (Lab 14), one file a lab
+AOT_LAB = "14-aot"
 LAB_RUN_ENV = "COURSE_LAB_RUN"  # names a test run's lab times (CI: containerd-1, containerd-2)
 SHARED = ("sdk", "aspnet", "runtime", "runtime-deps")  # the stack whose shared layers the book measures
 
+NOT_MEASURED = "not yet"  # a table cell with no measurement yet
 Data = dict[str, Any]
 Table = tuple[list[str], list[list[str]]]  # a header and rows of Markdown cells
 StepsOf = Callable[[str, list[float]], dict[str, float]]  # (lab id, seconds per code cell) -> seconds per section
@@ -63,8 +67,25 @@ def recorded_runs(folder: Path = LAB_RUNS) -> list[Data]:
     return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))]
 
 
-def fold(committed: Data, benchmark: Data, runs: Iterable[Data], labs: list[str], steps_of: StepsOf) -> Data:
-    """The measurements file with a new benchmark and new lab runs in it; the runs not measured again stay."""
+def recorded_lab_figures(labs: list[str], folder: Path = LAB_FIGURES) -> Data:
+    """What the labs' last runs measured for the book (labkit.measure.record), by lab id."""
+    return {
+        lab: json.loads((folder / f"{lab}.json").read_text("utf-8"))
+        for lab in labs
+        if (folder / f"{lab}.json").is_file()
+    }
+
+
+def fold(
+    committed: Data,
+    benchmark: Data,
+    runs: Iterable[Data],
+    labs: list[str],
+    steps_of: StepsOf,
+    lab_figures: Data | None = None,
+) -> Data:
+    """The measurements file with a new benchmark, new lab runs and the labs' new figures in it; the
+    runs and labs not measured again stay."""
     lab_runs: Data = dict(committed.get("lab_runs", {}))
     for run in runs:
         lab_runs[run["run"]] = {
@@ -73,7 +94,8 @@ def fold(committed: Data, benchmark: Data, runs: Iterable[Data], labs: list[str]
             "store": run["store"],
             "labs": {lab: _lab_entry(run["cells"][lab], steps_of(lab, run["cells"][lab])) for lab in labs},
         }
-    return {"benchmark": benchmark, "lab_runs": lab_runs}
+    figures = {**committed.get("lab_figures", {}), **(lab_figures or {})}
+    return {"benchmark": benchmark, "lab_runs": lab_runs, "lab_figures": figures}
 
 
 def missing_labs(run: Data, labs: list[str]) -> list[str]:
@@ -137,7 +159,26 @@ def figures(data: Data) -> dict[str, str]:
         for lab, entry in run["labs"].items():
             found[f"runs.{name}.{lab}"] = seconds(entry["seconds"])
         found[f"runs.{name}.total"] = f"{sum(e['seconds'] for e in run['labs'].values()):.0f} s"
+    aot = data.get("lab_figures", {}).get(AOT_LAB)
+    return found | (_aot(aot) if aot else {})
+
+
+def _aot(aot: Data) -> dict[str, str]:
+    """Lab 14's figures: `aot.date`, `aot.aot.pushed_mb`, `aot.pushed_ratio` (framework-dependent over AOT)..."""
+    found = {f"aot.{key}": str(aot[key]) for key in ("date", "engine", "store", "starts", "load_requests")}
+    units = {"image_mb": mb, "pushed_mb": mb, "start_s": seconds, "build_s": seconds, "memory_mib": _mib}
+    for variant, entry in aot["variants"].items():
+        found |= {f"aot.{variant}.{key}": unit(entry[key]) for key, unit in units.items()}
+    variants = aot["variants"]
+    found["aot.pushed_ratio"] = (
+        f"{variants['framework-dependent']['pushed_mb'] / variants['aot']['pushed_mb']:.1f} times"
+    )
+    found["aot.build_ratio"] = f"{variants['aot']['build_s'] / variants['framework-dependent']['build_s']:.1f} times"
     return found
+
+
+def _mib(value: float) -> str:
+    return f"{value:.1f} MiB"
 
 
 def _shared(bench: Data) -> dict[str, str]:
@@ -186,14 +227,44 @@ def lab_link(lab: str) -> str:
 def tables(data: Data, link: Callable[[str], str] = lab_link) -> dict[str, Table]:
     """Every table a page may show (the `measured-table` directive), by name: (header, rows) of Markdown
     cells; `link` writes a lab's id as the book links it."""
-    bench = data["benchmark"]
+    bench, by_lab = data["benchmark"], data.get("lab_figures", {})
     return {
         "image-sizes": _image_sizes(bench["images"]),
         "lab3-builds": _lab3_builds(bench["lab3"]),
         "lab4-builds": _lab4_builds(bench["lab4"]),
         "lab4-images": _lab4_images(bench["lab4"]),
         "lab-runs": _lab_runs(data["lab_runs"], link),
+        **({"aot-variants": _aot_variants(by_lab[AOT_LAB])} if AOT_LAB in by_lab else {}),
     }
+
+
+def _aot_variants(aot: Data) -> Table:
+    """Lab 14's three ways side by side, with Microsoft's compressed size for each beside ours."""
+    names = {"framework-dependent": "framework-dependent", "trimmed": "self-contained, trimmed", "aot": "Native AOT"}
+    rows = [
+        [
+            names[variant],
+            f"`{entry['base'].rsplit('/', 1)[-1]}`",
+            f"{entry['image_mb']:.1f}",
+            f"{entry['pushed_mb']:.1f}",
+            f"{measure.OFFICIAL_PUSHED_MB[variant]:.2f}",
+            f"{entry['start_s']:.2f}",
+            f"{entry['memory_mib']:.1f}",
+            f"{entry['build_s']:.1f}",
+        ]
+        for variant, entry in aot["variants"].items()
+    ]
+    header = [
+        "published",
+        "on",
+        "unpacked, MB",
+        "pushed, MB",
+        "Microsoft's report, MB",
+        "start, s",
+        "memory, MiB",
+        "build, s",
+    ]
+    return header, rows
 
 
 def _image_sizes(images: Data) -> Table:
@@ -228,12 +299,23 @@ def _lab4_images(lab4: Data) -> Table:
 
 
 def _lab_runs(runs: Data, link: Callable[[str], str]) -> Table:
+    """Each lab's wall time in each run; a lab that a run did not measure yet (a new lab, measured under
+    one store so far) shows a dash, and that run gets no total."""
     names = list(runs)
-    labs = list(runs[names[0]]["labs"]) if names else []
-    rows = [[link(lab)] + [f"{runs[name]['labs'][lab]['seconds']:.1f}" for name in names] for lab in labs]
-    totals = [f"**{sum(entry['seconds'] for entry in runs[name]['labs'].values()):.0f}**" for name in names]
+    labs = sorted({lab for name in names for lab in runs[name]["labs"]})
+    rows = [[link(lab)] + [_lab_cell(runs[name]["labs"].get(lab)) for name in names] for lab in labs]
+    totals = [
+        f"**{sum(entry['seconds'] for entry in runs[name]['labs'].values()):.0f}**"
+        if len(runs[name]["labs"]) == len(labs)
+        else NOT_MEASURED
+        for name in names
+    ]
     rows.append([f"**all {len(labs)} labs**", *totals])
     return ["lab", *(f"{run_title(name)}, s" for name in names)], rows
+
+
+def _lab_cell(entry: Data | None) -> str:
+    return NOT_MEASURED if entry is None else f"{entry['seconds']:.1f}"
 
 
 def markdown(table: Table) -> str:
@@ -244,4 +326,4 @@ def markdown(table: Table) -> str:
 
 
 def _is_number(cell: str) -> bool:
-    return cell.strip("*").replace(".", "", 1).isdigit()
+    return cell == NOT_MEASURED or cell.strip("*").replace(".", "", 1).isdigit()
