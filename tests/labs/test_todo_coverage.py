@@ -75,6 +75,9 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ("10-data-volumes", "app/Dockerfile"): Expected(
         "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
     ),
+    ("13-diagnose", "tools/Dockerfile"): Expected(
+        "CommandFailed", "`docker build` stops at `COPY --from=tools /tools`: the tools stage installed nothing there"
+    ),
 }
 
 LAB_ID = "todo-coverage"  # the lab id every lab runs under here: what it creates carries this label
