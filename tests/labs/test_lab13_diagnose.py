@@ -19,14 +19,14 @@ ELF_CORE_HEADER = b"\x7fELF\x02\x01\x01" + bytes(9) + (4).to_bytes(2, "little") 
 docker = pytest.mark.docker
 
 
-def _counters(heap_mib: list[float], threads: list[float], process: str = "Api") -> str:
-    """A counters file as `dotnet-counters collect --format json` writes it: heap per generation, threads."""
+def _counters(heap_mib: list[float], work_items: list[float], process: str = "Api") -> str:
+    """A counters file as `dotnet-counters collect --format json` writes it: heap per generation, work items."""
     events: list[dict[str, Any]] = []
-    for heap, added in zip(heap_mib, threads, strict=True):
+    for heap, added in zip(heap_mib, work_items, strict=True):
         for generation, share in (("gen0", 0.5), ("gen2", 0.5)):
             events.append({"name": "dotnet.gc.last_collection.heap.size (By)", "tags": f"gc.heap.generation={generation}",
                            "value": heap * share * 1024 * 1024})  # fmt: skip
-        events.append({"name": "dotnet.thread_pool.thread.count ({thread} / 1 sec)", "tags": "", "value": added})
+        events.append({"name": "dotnet.thread_pool.work_item.count ({work_item} / 1 sec)", "tags": "", "value": added})
     return json.dumps({"TargetProcess": process, "StartTime": "2026-12-05T10:00:00+00:00", "Events": events})
 
 
@@ -105,20 +105,27 @@ def test_counters_check_fails_when_nothing_was_copied_out(namespace: dict[str, A
 
 
 def test_counters_check_fails_on_counters_of_an_idle_app(namespace: dict[str, Any], tmp_path: Path) -> None:
-    (tmp_path / "counters.json").write_text(_counters([2.0] * 10, [0.0] * 10))
+    (tmp_path / "counters.json").write_text(_counters([2.0] * 10, [20.0] * 10))
     with pytest.raises(CheckFailed, match="GC heap grew under load.*so they overlap"):
         check_cells.run_check(NOTEBOOK, 4, namespace, OUT=tmp_path, TOOLS="tools")
 
 
+def test_counters_check_fails_when_only_the_leak_ran(namespace: dict[str, Any], tmp_path: Path) -> None:
+    """The heap grew, but the thread pool stayed idle: /block's load did not overlap the collection."""
+    (tmp_path / "counters.json").write_text(_counters([0, 0, 4, 9, 15, 15, 15], [20.0] * 7))
+    with pytest.raises(CheckFailed, match="work items a second under load.*so they overlap"):
+        check_cells.run_check(NOTEBOOK, 4, namespace, OUT=tmp_path, TOOLS="tools")
+
+
 def test_counters_check_fails_on_another_process(namespace: dict[str, Any], tmp_path: Path) -> None:
-    (tmp_path / "counters.json").write_text(_counters([2.0, 30.0] * 5, [1.0] * 10, process="dotnet-counters"))
+    (tmp_path / "counters.json").write_text(_counters([2.0, 30.0] * 5, [500.0] * 10, process="dotnet-counters"))
     with pytest.raises(CheckFailed, match="collect from PID 1"):
         check_cells.run_check(NOTEBOOK, 4, namespace, OUT=tmp_path, TOOLS="tools")
 
 
 def test_counters_check_passes_on_a_heap_that_grew(namespace: dict[str, Any], tmp_path: Path) -> None:
     """The other tests' files differ from this one in one figure each: the check reads them right."""
-    (tmp_path / "counters.json").write_text(_counters([0, 0, 4, 9, 15, 15, 15], [3, 9, 4, 1, 0, 0, 0]))
+    (tmp_path / "counters.json").write_text(_counters([0, 0, 4, 9, 15, 15, 15], [20, 900, 4800, 300, 0, 0, 0]))
     check_cells.run_check(NOTEBOOK, 4, namespace, OUT=tmp_path, TOOLS="tools")
 
 
