@@ -53,7 +53,7 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("production.md", "20 MB", "the GC's documented floor for its heap limit in a container (Microsoft Learn)"),
     ("credits.md", "20 MB", "the GC's documented floor for its heap limit in a container, as the source says it"),
     ("production.md", "256 MiB", "the memory limit Lab 7 sets"),
-    ("production.md", r"\b(?:10|30) seconds\b", "Docker's stop timeout and HostOptions.ShutdownTimeout: their defaults"),
+    ("production.md", r"\b(?:10|30) seconds\b", "Docker's stop timeout, HostOptions.ShutdownTimeout: defaults"),
     (
         "13-diagnose",
         r"\b(?:3|5|10|30)[ -]seconds?\b|\b50 times\b",
