@@ -138,15 +138,25 @@ def test_trace_check_fails_on_a_file_that_is_no_trace(namespace: dict[str, Any],
 def test_dump_check_fails_on_a_file_that_is_no_core_dump(namespace: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "app.dmp").write_bytes(b"Nettrace" + bytes(64))
     with pytest.raises(CheckFailed, match="is a core dump"):
-        check_cells.run_check(NOTEBOOK, 6, namespace, OUT=tmp_path, TOOLS="tools")
+        check_cells.run_check(NOTEBOOK, 6, namespace, OUT=tmp_path, NAME="api", TOOLS="tools")
 
 
 @docker
 def test_dump_check_fails_on_a_sidecar_given_a_capability(namespace: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "app.dmp").write_bytes(ELF_CORE_HEADER + bytes(64))
-    privileged = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"), cap_add=["SYS_PTRACE"])
-    with pytest.raises(CheckFailed, match="needs no --cap-add"):
-        check_cells.run_check(NOTEBOOK, 6, namespace, OUT=tmp_path, TOOLS=privileged.name)
+    app = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"), cap_drop=["ALL"])
+    privileged = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"), cap_drop=["ALL"], cap_add=["SYS_PTRACE"])
+    with pytest.raises(CheckFailed, match=re.escape(f"start {privileged.name} with --cap-drop ALL and no --cap-add")):
+        check_cells.run_check(NOTEBOOK, 6, namespace, OUT=tmp_path, NAME=app.name, TOOLS=privileged.name)
+
+
+@docker
+def test_dump_check_fails_on_an_app_with_its_capabilities(namespace: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "app.dmp").write_bytes(ELF_CORE_HEADER + bytes(64))
+    app = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"))
+    tools = wrong_state.sleeper(LAB_ID, catalog.image("runtime-deps"), cap_drop=["ALL"])
+    with pytest.raises(CheckFailed, match=re.escape(f"start {app.name} with --cap-drop ALL")):
+        check_cells.run_check(NOTEBOOK, 6, namespace, OUT=tmp_path, NAME=app.name, TOOLS=tools.name)
 
 
 HEAP_STAT_WITHOUT_THE_LEAK = """\
