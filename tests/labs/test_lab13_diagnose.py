@@ -219,3 +219,9 @@ def test_challenge_check_fails_when_the_report_was_only_echoed(namespace: dict[s
     wrong_state.echoed("docker exec tools dotnet-gcdump report /tmp/app.gcdump | grep -i -E 'count|leaky'")
     with pytest.raises(CheckFailed, match="dotnet-gcdump report /tmp/app.gcdump"):
         check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, OUT=tmp_path, TOOLS="tools")
+
+
+@docker
+def test_stop_check_fails_when_the_container_still_runs(namespace: dict[str, Any], app_container: str) -> None:
+    with pytest.raises(CheckFailed, match=re.escape(f"it stops {app_container} with `docker stop`")):
+        check_cells.run_check(NOTEBOOK, 8, namespace, STOPPING=app_container)
