@@ -224,12 +224,27 @@ def _lab4_images(lab4: Data) -> Table:
 
 
 def _lab_runs(runs: Data, link: Callable[[str], str]) -> Table:
+    """Each lab's time in each run; a lab a run has not measured yet (a new lab, until the next run of
+    every lab) shows NOT_YET, and so does that run's total."""
     names = list(runs)
-    labs = list(runs[names[0]]["labs"]) if names else []
-    rows = [[link(lab)] + [f"{runs[name]['labs'][lab]['seconds']:.1f}" for name in names] for lab in labs]
-    totals = [f"**{sum(entry['seconds'] for entry in runs[name]['labs'].values()):.0f}**" for name in names]
+    labs = list(dict.fromkeys(lab for name in names for lab in runs[name]["labs"]))
+    rows = [[link(lab), *(_seconds_in(runs[name], lab) for name in names)] for lab in labs]
+    totals = [
+        f"**{sum(entry['seconds'] for entry in runs[name]['labs'].values()):.0f}**"
+        if set(runs[name]["labs"]) >= set(labs)
+        else NOT_YET
+        for name in names
+    ]
     rows.append([f"**all {len(labs)} labs**", *totals])
     return ["lab", *(f"{run_title(name)}, s" for name in names)], rows
+
+
+def _seconds_in(run: Data, lab: str) -> str:
+    entry = run["labs"].get(lab)
+    return f"{entry['seconds']:.1f}" if entry else NOT_YET
+
+
+NOT_YET = "not yet"  # a table cell for a figure no run of every lab has measured yet
 
 
 def markdown(table: Table) -> str:
