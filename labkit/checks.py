@@ -8,9 +8,11 @@ lab-specific wording.
 
 import base64
 import http.client
+import io
 import json
 import re
-from collections.abc import Callable
+import tarfile
+from collections.abc import Callable, Iterable
 from datetime import date
 from fnmatch import fnmatch
 from pathlib import Path
@@ -173,6 +175,52 @@ def path_in_image(ref: str, path: str, present: bool = True, hint: str | None = 
         )
     _pass(f"{path} is {'' if present else 'not '}in the image {ref}.")
     return stat
+
+
+def no_file_named(ref: str, *file_names: str, hint: str) -> None:
+    """No file or folder anywhere in the image's filesystem has one of `file_names` (shell patterns allowed).
+
+    Reads the whole filesystem of a created, never started, container (`docker export`): a
+    chiseled image's hundred-odd MB take a second or two."""
+    _image(ref)
+    found = sorted(
+        name
+        for name in _names_in_image(ref)
+        if any(fnmatch(name.rsplit("/", 1)[-1], pattern) for pattern in file_names)
+    )
+    if found:
+        _fail(f"{ref} holds {', '.join(found[:3])}{' ...' if len(found) > 3 else ''}, but should not.", hint)
+    _pass(f"Nothing named {' or '.join(file_names)} in the image {ref}.")
+
+
+def _names_in_image(ref: str) -> list[str]:
+    docker = client()
+    probe = docker.containers.create(ref, command=["labkit-path-probe"], labels=names.labels(PROBE_LAB_ID))
+    try:
+        with tarfile.open(fileobj=_ChunkReader(probe.export()), mode="r|") as archive:
+            return [member.name.rstrip("/") for member in archive]
+    finally:
+        probe.remove(force=True)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over the chunks of a streamed HTTP body (tarfile reads a stream from it)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            self._buffer = next(self._chunks, b"")
+            if not self._buffer:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size], self._buffer = self._buffer[:size], self._buffer[size:]
+        return size
 
 
 def _stat_in_image(ref: str, path: str) -> dict[str, Any] | None:

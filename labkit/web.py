@@ -2,10 +2,13 @@
 
 import http.client
 import ssl
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from labkit.errors import LabError
@@ -72,3 +75,78 @@ def wait_for_http(url: str, timeout: float = 60.0, *, stop: Callable[[], str | N
     except TimedOut:
         why = (str(last_error) or type(last_error).__name__) if last_error else "no answer yet"
         raise NoAnswer(f"{url}: nothing answered within {timeout:g} s ({why}).") from last_error
+
+
+class Pending:
+    """A GET sent in the background (`get_later`): a request in flight while a cell does something else."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        pool = ThreadPoolExecutor(max_workers=1)
+        self.url = url
+        self._future: Future[HttpAnswer] = pool.submit(_get_or_status_0, url, timeout)
+        pool.shutdown(wait=False)
+
+    def answer(self, timeout: float = 60.0) -> HttpAnswer:
+        """The answer, once it came; status 0 (and the error as the body) when the connection ended without one."""
+        return self._future.result(timeout=timeout)
+
+
+def _get_or_status_0(url: str, timeout: float) -> HttpAnswer:
+    try:
+        return get(url, timeout=timeout)
+    except (OSError, http.client.HTTPException) as exc:
+        return HttpAnswer(0, f"no answer: {exc or type(exc).__name__}")
+
+
+def get_later(url: str, timeout: float = 60.0) -> Pending:
+    """GET `url` in the background; `.answer()` waits for what came back."""
+    return Pending(url, timeout)
+
+
+@dataclass
+class Load:
+    """Requests sent in the background by `load`: `wait()` until they end, then the counts."""
+
+    url: str
+    done: threading.Event = field(default_factory=threading.Event)
+    answered: int = 0
+    failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _workers: list[threading.Thread] = field(default_factory=list)
+
+    def _count(self, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self.answered += 1
+            else:
+                self.failed += 1
+
+    def wait(self) -> "Load":
+        for worker in self._workers:
+            worker.join()
+        self.done.set()
+        print(f"{self.url}: {self.answered} requests answered, {self.failed} failed.")
+        return self
+
+
+def load(url: str, *, seconds: float, workers: int = 4, per_second: float | None = None, delay: float = 0) -> Load:
+    """Send GET requests to `url` from `workers` threads for `seconds` (after `delay` seconds), at
+    most `per_second` each; returns at once. A load generator small enough for a notebook."""
+    running = Load(url)
+
+    def work() -> None:
+        time.sleep(delay)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started = time.monotonic()
+            try:
+                running._count(get(url, timeout=10).status == 200)
+            except (OSError, http.client.HTTPException):
+                running._count(False)
+            if per_second:
+                time.sleep(max(0.0, 1 / per_second - (time.monotonic() - started)))
+
+    running._workers = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for worker in running._workers:
+        worker.start()
+    return running

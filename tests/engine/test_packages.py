@@ -65,6 +65,19 @@ def test_after_prepull_a_lab_builds_with_nuget_unreachable(
     assert docker_client.images.get(tag).labels.get(names.LABEL_KEY) == TEST_LAB
 
 
+def test_after_prepull_the_diagnostics_tools_install_with_nuget_unreachable(
+    filled: int, tmp_path: Path, docker_client: docker.DockerClient, made: Made, run_tag: str
+) -> None:
+    """Lab 13's tools image restores Tools.csproj from the cache, then installs each tool from it."""
+    tools = Path(shutil.copytree(ROOT / "solutions" / "13-diagnose" / "tools", tmp_path / "tools"))
+    project = tools / "Tools.csproj"
+    project.write_text(project.read_text() + f"<!-- {time.time_ns()} -->\n")
+    tag = f"{TEST_LAB}/offline-13-diagnose-tools:{run_tag}"
+    made.images.append(tag)
+    offline_build(tools, tag)
+    assert docker_client.images.get(tag).labels.get(names.LABEL_KEY) == TEST_LAB
+
+
 def test_without_the_packages_the_same_build_cannot_restore(tmp_path: Path, run_tag: str) -> None:
     context = copy_of("09-multi-container", tmp_path)
     dockerfile = context / "Dockerfile"

@@ -50,6 +50,16 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("01-containers", "60 seconds", "how long labkit waits for a detached command: its setting"),
     ("01-containers", r"\b10 s\b", "Docker's stop timeout: its default"),
     ("07-hardening", "256 MiB", "the memory limit the lab sets"),
+    ("production.md", "20 MB", "the GC's documented floor for its heap limit in a container (Microsoft Learn)"),
+    ("credits.md", "20 MB", "the GC's documented floor for its heap limit in a container, as the source says it"),
+    ("production.md", "256 MiB", "the memory limit Lab 7 sets"),
+    ("production.md", r"\b(?:10|30) seconds\b", "Docker's stop timeout, HostOptions.ShutdownTimeout: defaults"),
+    (
+        "13-diagnose",
+        r"\b(?:3|5|10|30)[ -]seconds?\b|\b50 times\b",
+        "what the lab sets or teaches: the load's rate, the tools' durations, the slow requests, "
+        "Docker's stop timeout and the host's shutdown timeout (their defaults, and the lab's 5 s)",
+    ),
     ("14-aot", "32 MiB", "the memory limit the challenge sets"),
 ]
 

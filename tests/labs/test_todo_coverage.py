@@ -76,6 +76,9 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ("10-data-volumes", "app/Dockerfile"): Expected(
         "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
     ),
+    ("13-diagnose", "tools/Dockerfile"): Expected(
+        "CommandFailed", "`docker build` stops at `COPY --from=tools /tools`: the tools stage installed nothing there"
+    ),
     ("14-aot", "Dockerfile"): Expected(
         "CommandFailed", "`docker build --target trimmed` stops: the Dockerfile has no trimmed stage yet"
     ),

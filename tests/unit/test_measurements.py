@@ -153,6 +153,17 @@ def test_tables_right_align_their_numbers_and_link_the_labs() -> None:
     assert measurements.run_title("containerd-2") == "containerd store, run 2"
 
 
+def test_a_lab_one_run_has_not_measured_yet_says_so_and_leaves_that_total_out() -> None:
+    newer = copy.deepcopy(RUN)
+    newer["labs"]["13-b"] = {"seconds": 60.2, "steps": {}}
+    data = {"benchmark": BENCHMARK, "lab_runs": {"classic": newer, "containerd-1": RUN}}
+    assert measurements.markdown(measurements.tables(data)["lab-runs"]).splitlines()[2:] == [
+        "| {doc}`/labs/01-a/lab` | 30.4 | 30.4 |",
+        "| {doc}`/labs/13-b/lab` | 60.2 | not yet |",
+        "| **all 2 labs** | **91** | not yet |",
+    ]
+
+
 def test_a_broken_file_is_named_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "measurements.json").write_text('{\n  "benchmark": ,\n}\n')
     with pytest.raises(MeasurementsError, match=r"measurements.json:2: not JSON"):
