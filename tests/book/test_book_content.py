@@ -110,7 +110,24 @@ COUNTED = {
     r"(\w+) Jupyter notebooks": "Labs",
     r"same (\w+) notebooks": "Solutions",
 }
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven")
+NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+)
 
 
 def test_the_introduction_counts_what_the_toc_lists() -> None:
