@@ -553,6 +553,11 @@ def tls_verified(
     """127.0.0.1:`port` speaks TLS with a certificate that chains to `cafile` and names `host`; returns
     the certificate as `ssl` reads it (subject, issuer, notAfter, serialNumber). Waits up to `timeout`
     seconds for a server that is still starting."""
+    if not Path(cafile).is_file():
+        _fail(
+            f"There is no CA certificate {cafile}.",
+            "Run the cell that makes the lab's CA again (`openssl req -x509 ...`).",
+        )
     context = ssl.create_default_context(cafile=str(cafile))
     refused = ""
 

@@ -76,6 +76,8 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ("10-data-volumes", "app/Dockerfile"): Expected(
         "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
     ),
+    ("12-https-secrets", "run FEED_IMAGE detached as FEED"): Expected("ContainerGone", HOST_PORT),
+    ("12-https-secrets", "run APP detached as WEB"): Expected("ContainerGone", HOST_PORT),
 }
 
 LAB_IDS = sorted(path.name for path in (ROOT / "labs").iterdir() if (path / "lab.ipynb").is_file())
