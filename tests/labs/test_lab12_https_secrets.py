@@ -77,13 +77,13 @@ def test_feed_check_fails_when_the_feed_asks_no_key(namespace: dict[str, Any]) -
         )
 
 
-# --- Step 2: the build without the key ---
+# --- Step 3: the build without the key ---
 
 
 def test_build_check_fails_when_the_build_without_the_key_succeeded(namespace: dict[str, Any]) -> None:
     wrong_state.ran(f"echo docker build --build-arg FEED_URL={FEED_URL} .")
     with pytest.raises(CheckFailed, match=re.escape("without `--secret`")):
-        check_cells.run_check(NOTEBOOK, 2, namespace, FEED_URL=FEED_URL)
+        check_cells.run_check(NOTEBOOK, 3, namespace, FEED_URL=FEED_URL)
 
 
 def test_build_check_fails_when_the_build_could_not_reach_the_feed(namespace: dict[str, Any]) -> None:
@@ -91,19 +91,19 @@ def test_build_check_fails_when_the_build_could_not_reach_the_feed(namespace: di
     unreachable = f"error NU1301: Unable to load the service index for source {FEED_URL}. Connection refused"
     shell.run(f"echo docker build {FEED_URL}; echo '{unreachable}'; exit 1", quiet=True, check=False)
     with pytest.raises(CheckFailed, match=re.escape("Build with `--network host`")):
-        check_cells.run_check(NOTEBOOK, 2, namespace, FEED_URL=FEED_URL)
+        check_cells.run_check(NOTEBOOK, 3, namespace, FEED_URL=FEED_URL)
 
 
 def test_build_check_fails_when_the_refusal_was_only_echoed(namespace: dict[str, Any]) -> None:
     shell.run(f"echo 'docker build {FEED_URL}: 401 (Unauthorized)'; exit 1", quiet=True, check=False)
     with pytest.raises(CheckFailed, match="Not yet: the build without the feed's key fails"):
-        check_cells.run_check(NOTEBOOK, 2, namespace, FEED_URL=FEED_URL)
+        check_cells.run_check(NOTEBOOK, 3, namespace, FEED_URL=FEED_URL)
 
 
 def test_build_check_passes_on_the_feeds_401(namespace: dict[str, Any]) -> None:
     refused = f"error NU1301: Unable to load the service index for source {FEED_URL}.\\n  40''1 (Unauthorized)."
     shell.run(f"echo docker build {FEED_URL}; printf '{refused}\\n'; exit 1", quiet=True, check=False)
-    check_cells.run_check(NOTEBOOK, 2, namespace, FEED_URL=FEED_URL)
+    check_cells.run_check(NOTEBOOK, 3, namespace, FEED_URL=FEED_URL)
 
 
 def test_a_restore_the_feed_refuses_says_to_pass_a_build_secret() -> None:
@@ -113,14 +113,14 @@ def test_a_restore_the_feed_refuses_says_to_pass_a_build_secret() -> None:
     assert failed.value.advice == shell.NUGET_UNAUTHORIZED_ADVICE
 
 
-# --- Step 3: the key in no layer ---
+# --- Step 2: the key in no layer ---
 
 
 @pytest.mark.docker
 def test_secret_check_fails_when_an_arg_puts_the_key_in_the_history(namespace: dict[str, Any], tmp_path: Path) -> None:
     leaky = wrong_state.build(LAB_ID, tmp_path, f"{NON_ROOT}ARG FEED_KEY={SECRET}\nRUN echo $FEED_KEY > /dev/null\n")
     with pytest.raises(CheckFailed, match=r"The secret is in the image .* in history: .*FEED_KEY="):
-        check_cells.run_check(NOTEBOOK, 3, namespace, APP=leaky, APP_BUILD=leaky, FEED_KEY=SECRET, KEY_FILE=KEY_FILE)
+        check_cells.run_check(NOTEBOOK, 2, namespace, APP=leaky, APP_BUILD=leaky, FEED_KEY=SECRET, KEY_FILE=KEY_FILE)
 
 
 @pytest.mark.docker
@@ -130,14 +130,14 @@ def test_secret_check_fails_when_a_copy_puts_the_key_in_a_layer(namespace: dict[
         LAB_ID, tmp_path, f"{NON_ROOT}COPY nuget.config /source/\n", files={"nuget.config": config}
     )
     with pytest.raises(CheckFailed, match=r"in layer \d+ \(.*COPY .*\): /source/nuget\.config"):
-        check_cells.run_check(NOTEBOOK, 3, namespace, APP=leaky, APP_BUILD=leaky, FEED_KEY=SECRET, KEY_FILE=KEY_FILE)
+        check_cells.run_check(NOTEBOOK, 2, namespace, APP=leaky, APP_BUILD=leaky, FEED_KEY=SECRET, KEY_FILE=KEY_FILE)
 
 
 @pytest.mark.docker
 def test_package_check_fails_when_the_app_lacks_the_feeds_package(namespace: dict[str, Any], tmp_path: Path) -> None:
     clean = wrong_state.build(LAB_ID, tmp_path, NON_ROOT)
     with pytest.raises(CheckFailed, match=re.escape("/app/Greetings.dll is not in the image")):
-        check_cells.run_check(NOTEBOOK, 3, namespace, APP=clean, APP_BUILD=clean, FEED_KEY=SECRET, KEY_FILE=KEY_FILE)
+        check_cells.run_check(NOTEBOOK, 2, namespace, APP=clean, APP_BUILD=clean, FEED_KEY=SECRET, KEY_FILE=KEY_FILE)
 
 
 # --- Step 4: where an ARG puts the key ---
