@@ -96,6 +96,9 @@ def seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
+NOT_MEASURED = "not yet"  # a lab that a recorded run did not run (it was added after that run)
+
+
 def lab_seconds(data: Data, run: str) -> dict[str, float]:
     """Each lab's wall time in one run, by lab id."""
     return {lab: float(entry["seconds"]) for lab, entry in _run(data, run)["labs"].items()}
@@ -228,12 +231,24 @@ def _lab4_images(lab4: Data) -> Table:
 
 
 def _lab_runs(runs: Data, link: Callable[[str], str]) -> Table:
+    """Each lab's seconds in each run; a lab a run has not measured yet (a new lab, until the next run
+    under that store) shows NOT_MEASURED, and so does that run's total."""
     names = list(runs)
-    labs = list(runs[names[0]]["labs"]) if names else []
-    rows = [[link(lab)] + [f"{runs[name]['labs'][lab]['seconds']:.1f}" for name in names] for lab in labs]
-    totals = [f"**{sum(entry['seconds'] for entry in runs[name]['labs'].values()):.0f}**" for name in names]
+    labs = sorted({lab for name in names for lab in runs[name]["labs"]})
+    rows = [[link(lab)] + [_lab_cell(runs[name]["labs"].get(lab)) for name in names] for lab in labs]
+    totals = [_total(runs[name]["labs"], labs) for name in names]
     rows.append([f"**all {len(labs)} labs**", *totals])
     return ["lab", *(f"{run_title(name)}, s" for name in names)], rows
+
+
+def _lab_cell(entry: Data | None) -> str:
+    return NOT_MEASURED if entry is None else f"{entry['seconds']:.1f}"
+
+
+def _total(measured: Data, labs: list[str]) -> str:
+    if any(lab not in measured for lab in labs):
+        return NOT_MEASURED
+    return f"**{sum(entry['seconds'] for entry in measured.values()):.0f}**"
 
 
 def markdown(table: Table) -> str:
