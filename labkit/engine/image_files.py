@@ -16,6 +16,8 @@ from typing import IO, Any
 from labkit.docker_access import client
 from labkit.engine import image_info
 
+MASK = "<the secret>"  # what a report shows in place of the secret: a check must not print what it looks for
+
 
 @dataclass(frozen=True)
 class Leak:
@@ -37,7 +39,7 @@ def leaks(ref: str, secret: str | bytes, names: tuple[str, ...] = ()) -> list[Le
     text = needle.decode(errors="replace")
     found = list(_in_config(image_info.config(info), text))
     made = [str(step.get("CreatedBy", "")) for step in client().api.history(ref)]
-    found += [Leak("history", _short(step)) for step in made if text in step]
+    found += [Leak("history", _short(step.replace(text, MASK))) for step in made if text in step]
     found += list(_in_layers(ref, needle, names))
     return found
 
@@ -53,7 +55,7 @@ def _in_config(config: dict[str, Any], text: str) -> Iterator[Leak]:
             yield Leak("configuration", name)
 
 
-def _short(created_by: str, width: int = 100) -> str:
+def _short(created_by: str, width: int = 160) -> str:
     text = " ".join(created_by.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -68,7 +70,7 @@ def _in_layers(ref: str, needle: bytes, names: tuple[str, ...]) -> Iterator[Leak
             config = json.load(_member(archive, manifest["Config"]))
             made = [step.get("created_by", "") for step in config.get("history", []) if not step.get("empty_layer")]
             for number, path in enumerate(manifest["Layers"]):
-                instruction = made[number] if number < len(made) else "?"
+                instruction = made[number].replace(needle.decode(errors="replace"), MASK) if number < len(made) else "?"
                 for file in _files_holding(_member(archive, path), needle, names):
                     yield Leak(f"layer {number + 1} ({_short(instruction, 60)})", f"/{file}")
 
