@@ -11,6 +11,8 @@ import http.client
 import io
 import json
 import re
+import socket
+import ssl
 import tarfile
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -23,7 +25,7 @@ from docker.models.containers import Container
 
 from labkit import compose, containers, dockerfile, names, refs, releases, shell, web
 from labkit.docker_access import client
-from labkit.engine import image_info
+from labkit.engine import image_files, image_info
 from labkit.errors import CheckFailed, LabError
 from labkit.notebook import RED, RESET
 from labkit.waiting import TimedOut, wait_until
@@ -71,6 +73,17 @@ def ran(what: str, *words: str, output_has: str | re.Pattern[str], hint: str) ->
     that output (its last shell.KEPT_CHARACTERS). Checks a step whose result is what a command showed."""
     for done in reversed(shell.RAN):
         if done.returncode == 0 and all(word in done.command for word in words) and _shows(done, output_has):
+            _pass(what)
+            return done.output
+    _fail(f"Not yet: {what}.", hint)
+
+
+def failed(what: str, *words: str, output_has: str | re.Pattern[str], hint: str) -> str:
+    """You ran, with `run(..., check=False)`, a command holding every one of `words`, it failed, and its
+    output has `output_has` (as in `ran`): a step whose result is a refusal, and the reason for it."""
+    for done in reversed(shell.RAN):
+        failed_here = done.returncode not in (0, None) and all(word in done.command for word in words)
+        if failed_here and _shows(done, output_has):
             _pass(what)
             return done.output
     _fail(f"Not yet: {what}.", hint)
@@ -343,15 +356,18 @@ def _last_probe(health: dict[str, Any]) -> str:
     return f" Last probe said: {output[:300]}" if output else ""
 
 
-def http_contains(url: str, text: str, timeout: float = 30, hint: str | None = None) -> HttpAnswer:
-    """GET `url` answers with a body containing `text` within `timeout` seconds; returns the answer."""
+def http_contains(
+    url: str, text: str, timeout: float = 30, hint: str | None = None, cafile: str | None = None
+) -> HttpAnswer:
+    """GET `url` answers with a body containing `text` within `timeout` seconds; returns the answer.
+    `cafile`: an https URL's certificate must chain to that CA."""
     answer: HttpAnswer | None = None
     last_error = ""
 
     def contains() -> HttpAnswer | None:
         nonlocal answer, last_error
         try:
-            answer = web.get(url, timeout=3.0)
+            answer = web.get(url, timeout=3.0, cafile=cafile)
         except (OSError, http.client.HTTPException) as exc:
             answer, last_error = None, str(exc) or type(exc).__name__
         return answer if answer is not None and text in answer.body else None
@@ -557,6 +573,91 @@ def secret_not_in_image(ref: str, secret: str, hint: str | None = None) -> None:
             "Remove it from the Dockerfile, rebuild, and pass it when the container starts (`environment:`).",
         )
     _pass(f"The secret is not in the image {ref}'s configuration or history.")
+
+
+def secret_in_no_layer(ref: str, secret: str | bytes, hint: str | None = None) -> None:
+    """`secret` is nowhere in the image: not in its configuration (Env, Labels, command), not in a history
+    entry, not in any file of any layer (read from `docker save`). The failure names each place."""
+    _image(ref)
+    found = image_files.leaks(ref, secret)
+    if found:
+        places = "; ".join(str(leak) for leak in found)
+        _fail(
+            f"The secret is in the image {ref}, in {places}.",
+            hint
+            or "Anyone who has the image reads it there (`docker history --no-trunc`, `docker save`). Pass it as a "
+            "build secret (`docker build --secret id=NAME,src=FILE`) and read it only in the RUN that needs it "
+            "(`RUN --mount=type=secret,id=NAME ...`), never through ARG, ENV or COPY.",
+        )
+    _pass(f"The secret is in no layer, history entry or configuration of {ref}.")
+
+
+# --- TLS ---
+
+
+def tls_verified(
+    host: str, port: int, cafile: str | Path, timeout: float = 30, hint: str | None = None
+) -> dict[str, Any]:
+    """127.0.0.1:`port` speaks TLS with a certificate that chains to `cafile` and names `host`; returns
+    the certificate as `ssl` reads it (subject, issuer, notAfter, serialNumber). Waits up to `timeout`
+    seconds for a server that is still starting."""
+    if not Path(cafile).is_file():
+        _fail(
+            f"There is no CA certificate {cafile}.",
+            "Run the cell that makes the lab's CA again (`openssl req -x509 ...`).",
+        )
+    context = ssl.create_default_context(cafile=str(cafile))
+    refused = ""
+
+    def handshake() -> dict[str, Any] | None:
+        nonlocal refused
+        try:
+            with (
+                socket.create_connection((names.LOOPBACK, port), timeout=5) as raw,
+                context.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                return dict(tls.getpeercert() or {})
+        except ssl.SSLCertVerificationError as exc:
+            _fail(
+                f"The certificate on port {port} does not verify for {host}: {exc.verify_message}.",
+                hint
+                or f"Serve a certificate signed by the lab's CA ({Path(cafile).name}) whose subjectAltName "
+                f"names {host}, and point Kestrel__Certificates__Default__Path at it.",
+            )
+        except ssl.SSLEOFError as exc:  # Docker's proxy accepts, then closes, while the app is still starting
+            refused = str(exc) or type(exc).__name__
+            return None
+        except ssl.SSLError as exc:
+            _fail(
+                f"Port {port} does not speak TLS ({exc.__class__.__name__}: {exc}); plain HTTP answers there.",
+                hint
+                or "Listen with HTTPS on the port you publish: ASPNETCORE_HTTPS_PORTS=8081 with a certificate "
+                "(Kestrel__Certificates__Default__Path), and publish 8081, not the HTTP port 8080.",
+            )
+        except OSError as exc:  # refused, reset: nothing listens yet
+            refused = str(exc) or type(exc).__name__
+            return None
+
+    try:
+        cert = wait_until(handshake, timeout=timeout, interval=0.5, what=f"a TLS handshake on port {port}")
+    except TimedOut:
+        _fail(
+            f"No TLS handshake on 127.0.0.1:{port} within {timeout:.0f} s ({refused}).",
+            hint
+            or "Check that the container runs (`docker ps`), which port it publishes (`docker port NAME`), "
+            "and what `docker logs NAME` says (a certificate Kestrel cannot read stops the app at start).",
+        )
+    _pass(f"TLS on port {port} verifies against {Path(cafile).name} for {host}: {describe_certificate(cert)}.")
+    return cert
+
+
+def describe_certificate(cert: dict[str, Any]) -> str:
+    """ "subject CN=localhost, issuer CN=..., expires ..." from a certificate as `ssl` reads it."""
+
+    def name(field: str) -> str:
+        return ", ".join(f"{key}={value}" for part in cert.get(field, ()) for key, value in part)
+
+    return f"subject {name('subject')}, issuer {name('issuer')}, expires {cert.get('notAfter', '?')}"
 
 
 # --- tags and Dockerfiles ---

@@ -41,6 +41,12 @@ _STOPPED = (  # what Compose says when a service's container stops or fails its 
 # "Erase in line", which some tools write before each line even when their output is not a terminal
 # (`docker compose logs --no-color` up to at least 2.26): it holds no text, and a notebook shows it as junk.
 _ERASE_LINE = re.compile(r"\x1b\[[0-2]?K")
+_NUGET_UNAUTHORIZED = re.compile(r"\bNU1301\b.*\b40[13] \((Unauthorized|Forbidden)\)")
+NUGET_UNAUTHORIZED_ADVICE = (
+    "The feed refused the restore (401/403): the build had no credentials for it, or wrong ones. Pass them as a "
+    "build secret, `docker build --secret id=NAME,src=FILE ...`, and read it in the RUN that restores "
+    "(`RUN --mount=type=secret,id=NAME ...`)."
+)
 _NUGET_UNREACHABLE = re.compile(r"\bNU1301\b|Unable to load the service index")
 NUGET_CACHE_MOUNT = "--mount=type=cache,id=nuget,target=/root/.nuget/packages"
 NUGET_ADVICE = (
@@ -155,6 +161,8 @@ def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
         stopped = pattern.search(output)
         if stopped:
             return f"{advice.format(stopped[1])}, then run the cell again."
+    if _NUGET_UNAUTHORIZED.search(output):
+        return NUGET_UNAUTHORIZED_ADVICE
     if _NUGET_UNREACHABLE.search(output):
         return NUGET_ADVICE
     if returncode is None and expect_detached:

@@ -1,5 +1,6 @@
 """HTTP for the labs: GET a URL, and wait until a URL answers. Nothing here knows about containers."""
 
+import base64
 import http.client
 import ssl
 import threading
@@ -49,6 +50,11 @@ def get(
             return HttpAnswer(response.status, response.read().decode("utf-8", "replace"), dict(response.headers))
     except urllib.error.HTTPError as exc:
         return HttpAnswer(exc.code, exc.read().decode("utf-8", "replace"), dict(exc.headers))
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The Authorization header's value for HTTP basic authentication (what NuGet and Docker send)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def wait_for_http(url: str, timeout: float = 60.0, *, stop: Callable[[], str | None] | None = None) -> HttpAnswer:

@@ -35,8 +35,11 @@ class PackagesFailed(LabError):
 
 
 def projects() -> list[Path]:
-    """The project file of every lab solution of the course the catalog belongs to, sorted."""
-    return sorted((catalog.catalog_path().parent / "solutions").glob("*/*/*.csproj"))
+    """The project file of every lab solution of the course the catalog belongs to, sorted; except a
+    project with a nuget.config of its own, which restores from the feed it names (lab 12's app, from the
+    lab's private feed, which runs only during the lab): nuget.org does not have its packages."""
+    found = (catalog.catalog_path().parent / "solutions").glob("*/*/*.csproj")
+    return sorted(project for project in found if not (project.parent / "nuget.config").exists())
 
 
 def fill(feed: str | None = None) -> int:

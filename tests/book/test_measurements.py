@@ -56,3 +56,17 @@ def test_the_measurements_file_is_complete() -> None:
     assert all(list(run["labs"]) == [lab for lab in labs if lab in run["labs"]] for run in data["lab_runs"].values())
     assert list(data["lab_figures"][measurements.AOT_LAB]["variants"]) == ["framework-dependent", "trimmed", "aot"]
     assert all(RUN_NAME.match(name) for name in data["lab_runs"]), list(data["lab_runs"])
+
+
+def test_a_lab_a_run_has_not_measured_shows_not_yet_and_so_does_that_runs_total() -> None:
+    """A new lab is measured under one store before the next run under the other: its table says so."""
+    runs = {
+        "classic": {"labs": {"01-a": {"seconds": 1.0}, "02-b": {"seconds": 2.0}}},
+        "containerd-1": {"labs": {"01-a": {"seconds": 1.5}}},
+    }
+    _, rows = measurements._lab_runs(runs, link=str)
+    assert rows == [
+        ["01-a", "1.0", "1.5"],
+        ["02-b", "2.0", measurements.NOT_MEASURED],
+        ["**all 2 labs**", "**3**", measurements.NOT_MEASURED],
+    ]

@@ -76,6 +76,11 @@ OTHER_ERRORS: dict[tuple[str, str], Expected] = {
     ("10-data-volumes", "app/Dockerfile"): Expected(
         "CommandFailed", "the app user's write to the new volume is denied: the symptom Step 4 explains"
     ),
+    ("12-https-secrets", "run FEED_IMAGE detached as FEED"): Expected("ContainerGone", HOST_PORT),
+    ("12-https-secrets", "run APP detached as WEB"): Expected("ContainerGone", HOST_PORT),
+    ("12-https-secrets", "Dockerfile"): Expected(
+        "CommandFailed", "`docker build` stops: without the restore, `dotnet publish --no-restore` finds no assets file"
+    ),
     ("13-diagnose", "tools/Dockerfile"): Expected(
         "CommandFailed", "`docker build` stops at `COPY --from=tools /tools`: the tools stage installed nothing there"
     ),

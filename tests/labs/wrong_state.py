@@ -40,6 +40,14 @@ def build(lab_id: str, context: Path, dockerfile: str, files: dict[str, str] | N
     return tag
 
 
+def started(lab_id: str, image: str, command: list[str], **options: Any) -> Container:
+    """A running container of `image` with `command`, labelled for `lab_id` (plus any `labels=` given)."""
+    labels = {**names.labels(lab_id), **options.pop("labels", {})}
+    return client().containers.run(
+        image, command, name=unique(lab_id, "started"), labels=labels, detach=True, **options
+    )
+
+
 def sleeper(lab_id: str, image: str, **options: Any) -> Container:
     """A running container of `image` whose main process is `sleep infinity` (no network)."""
     options.setdefault("network_mode", "none")

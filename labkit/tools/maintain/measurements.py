@@ -299,23 +299,24 @@ def _lab4_images(lab4: Data) -> Table:
 
 
 def _lab_runs(runs: Data, link: Callable[[str], str]) -> Table:
-    """Each lab's wall time in each run; a lab that a run did not measure yet (a new lab, measured under
-    one store so far) shows a dash, and that run gets no total."""
+    """Each lab's seconds in each run; a lab a run has not measured yet (a new lab, until the next run
+    under that store) shows NOT_MEASURED, and so does that run's total."""
     names = list(runs)
     labs = sorted({lab for name in names for lab in runs[name]["labs"]})
     rows = [[link(lab)] + [_lab_cell(runs[name]["labs"].get(lab)) for name in names] for lab in labs]
-    totals = [
-        f"**{sum(entry['seconds'] for entry in runs[name]['labs'].values()):.0f}**"
-        if len(runs[name]["labs"]) == len(labs)
-        else NOT_MEASURED
-        for name in names
-    ]
+    totals = [_total(runs[name]["labs"], labs) for name in names]
     rows.append([f"**all {len(labs)} labs**", *totals])
     return ["lab", *(f"{run_title(name)}, s" for name in names)], rows
 
 
 def _lab_cell(entry: Data | None) -> str:
     return NOT_MEASURED if entry is None else f"{entry['seconds']:.1f}"
+
+
+def _total(measured: Data, labs: list[str]) -> str:
+    if any(lab not in measured for lab in labs):
+        return NOT_MEASURED
+    return f"**{sum(entry['seconds'] for entry in measured.values()):.0f}**"
 
 
 def markdown(table: Table) -> str:

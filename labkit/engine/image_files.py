@@ -1,0 +1,92 @@
+"""Where a string is in an image: its configuration, its history, and the files of every layer.
+
+`docker image inspect` and `docker history` show an image's configuration and the commands that built
+it; the files are in its layers, which `docker save` writes out as one tar archive per layer (gzipped
+under the containerd image store, plain under the classic one; both are read here). Each layer that
+holds a match is named by the instruction that made it, as `docker history` shows it.
+"""
+
+import json
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from labkit.docker_access import client
+from labkit.engine import image_info
+
+MASK = "<the secret>"  # what a report shows in place of the secret: a check must not print what it looks for
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One place of an image that holds the string: `where` (the configuration, a history entry, a layer)
+    and `what` (the field, the instruction, or the file's path)."""
+
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def leaks(ref: str, secret: str | bytes, names: tuple[str, ...] = ()) -> list[Leak]:
+    """Every place of image `ref` that holds `secret`: its configuration (Env, Labels, command), its
+    history, and every file of every layer whose content holds it, or whose name ends with one of `names`."""
+    needle = secret.encode() if isinstance(secret, str) else secret
+    info = image_info.inspect(ref)
+    text = needle.decode(errors="replace")
+    found = list(_in_config(image_info.config(info), text))
+    made = [str(step.get("CreatedBy", "")) for step in client().api.history(ref)]
+    found += [Leak("history", _short(step.replace(text, MASK))) for step in made if text in step]
+    found += list(_in_layers(ref, needle, names))
+    return found
+
+
+def _in_config(config: dict[str, Any], text: str) -> Iterator[Leak]:
+    fields = {
+        "Env": config.get("Env") or [],
+        "Labels": config.get("Labels") or {},
+        "Entrypoint and Cmd": [config.get("Entrypoint"), config.get("Cmd")],
+    }
+    for name, value in fields.items():
+        if text in json.dumps(value):
+            yield Leak("configuration", name)
+
+
+def _short(created_by: str, width: int = 160) -> str:
+    text = " ".join(created_by.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _in_layers(ref: str, needle: bytes, names: tuple[str, ...]) -> Iterator[Leak]:
+    with tempfile.TemporaryFile() as saved:
+        for chunk in client().api.get_image(ref):
+            saved.write(chunk)
+        saved.seek(0)
+        with tarfile.open(fileobj=saved) as archive:
+            manifest = json.load(_member(archive, "manifest.json"))[0]
+            config = json.load(_member(archive, manifest["Config"]))
+            made = [step.get("created_by", "") for step in config.get("history", []) if not step.get("empty_layer")]
+            for number, path in enumerate(manifest["Layers"]):
+                instruction = made[number].replace(needle.decode(errors="replace"), MASK) if number < len(made) else "?"
+                for file in _files_holding(_member(archive, path), needle, names):
+                    yield Leak(f"layer {number + 1} ({_short(instruction, 60)})", f"/{file}")
+
+
+def _member(archive: tarfile.TarFile, name: str) -> IO[bytes]:
+    member = archive.extractfile(name)
+    if member is None:
+        raise KeyError(name)
+    return member
+
+
+def _files_holding(layer: IO[bytes], needle: bytes, names: tuple[str, ...]) -> Iterator[str]:
+    with tarfile.open(fileobj=layer, mode="r:*") as files:
+        for entry in files:
+            if not entry.isfile():
+                continue
+            content = _member(files, entry.name).read()
+            if needle in content or (names and entry.name.endswith(names)):
+                yield entry.name.removeprefix("./")
