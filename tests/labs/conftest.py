@@ -5,9 +5,8 @@ from typing import Any
 
 import pytest
 
-from labkit.engine import cleanup
-
 from labkit import shell
+from labkit.engine import cleanup
 from tests.labs import check_cells
 
 

@@ -16,6 +16,7 @@ NOTEBOOK = check_cells.SOLUTIONS / "13-diagnose" / "lab.ipynb"
 LAB_ID = "test-lab13"
 LAB = ROOT / "solutions" / "13-diagnose"
 ELF_CORE_HEADER = b"\x7fELF\x02\x01\x01" + bytes(9) + (4).to_bytes(2, "little")  # 18 bytes, e_type ET_CORE
+HEAP_COUNTER = "dotnet.gc.last_collection.heap.size (By)"
 docker = pytest.mark.docker
 
 
@@ -24,8 +25,8 @@ def _counters(heap_mib: list[float], work_items: list[float], process: str = "Ap
     events: list[dict[str, Any]] = []
     for heap, added in zip(heap_mib, work_items, strict=True):
         for generation, share in (("gen0", 0.5), ("gen2", 0.5)):
-            events.append({"name": "dotnet.gc.last_collection.heap.size (By)", "tags": f"gc.heap.generation={generation}",
-                           "value": heap * share * 1024 * 1024})  # fmt: skip
+            tags = f"gc.heap.generation={generation}"
+            events.append({"name": HEAP_COUNTER, "tags": tags, "value": heap * share * 1024 * 1024})
         events.append({"name": "dotnet.thread_pool.work_item.count ({work_item} / 1 sec)", "tags": "", "value": added})
     return json.dumps({"TargetProcess": process, "StartTime": "2026-12-05T10:00:00+00:00", "Events": events})
 
@@ -106,14 +107,14 @@ def test_counters_check_fails_when_nothing_was_copied_out(namespace: dict[str, A
 
 def test_counters_check_fails_on_counters_of_an_idle_app(namespace: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "counters.json").write_text(_counters([2.0] * 10, [20.0] * 10))
-    with pytest.raises(CheckFailed, match="GC heap grew under load.*so they overlap"):
+    with pytest.raises(CheckFailed, match=r"GC heap grew under load.*so they overlap"):
         check_cells.run_check(NOTEBOOK, 4, namespace, OUT=tmp_path, TOOLS="tools")
 
 
 def test_counters_check_fails_when_only_the_leak_ran(namespace: dict[str, Any], tmp_path: Path) -> None:
     """The heap grew, but the thread pool stayed idle: /block's load did not overlap the collection."""
     (tmp_path / "counters.json").write_text(_counters([0, 0, 4, 9, 15, 15, 15], [20.0] * 7))
-    with pytest.raises(CheckFailed, match="work items a second under load.*so they overlap"):
+    with pytest.raises(CheckFailed, match=r"work items a second under load.*so they overlap"):
         check_cells.run_check(NOTEBOOK, 4, namespace, OUT=tmp_path, TOOLS="tools")
 
 
@@ -217,7 +218,7 @@ def test_stop_check_fails_when_a_shell_form_entrypoint_gets_the_signal(
 def test_challenge_check_fails_when_the_report_was_only_echoed(namespace: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "app.gcdump").write_bytes(b"Nettrace")
     wrong_state.echoed("docker exec tools dotnet-gcdump report /tmp/app.gcdump | grep -i -E 'count|leaky'")
-    with pytest.raises(CheckFailed, match="dotnet-gcdump report /tmp/app.gcdump"):
+    with pytest.raises(CheckFailed, match=re.escape("dotnet-gcdump report /tmp/app.gcdump")):
         check_cells.run_check(NOTEBOOK, check_cells.OUTSIDE, namespace, OUT=tmp_path, TOOLS="tools")
 
 

@@ -32,9 +32,9 @@ import labkit.checks
 import labkit.containers
 import labkit.engine.image_info
 import labkit.web
-from labkit.engine import cleanup
 from labkit import Lab, names
 from labkit.docker_access import client
+from labkit.engine import cleanup
 from labkit.errors import LabError
 from tests.helpers import ROOT
 
@@ -100,6 +100,8 @@ def run_id(lab_id: str) -> str:
     """The lab id a lab runs under here, its own for each lab (what it creates carries it as its
     label), so that two labs' runs can go side by side on two workers."""
     return f"todo-{lab_id}"
+
+
 TODO = re.compile(r"^\s*# TODO: *(.*)$", re.MULTILINE)
 FILE_TODO = re.compile(r"^\s*(#|//|<!--) TODO:", re.MULTILINE)
 CHECK = re.compile(r"\bchecks\.\w+\(")
@@ -108,7 +110,8 @@ CHECK_FAILED = "CheckFailed"
 # The commands run() recorded in the kernel (what checks.ran reads): forget the learner window's.
 MARK_COMMANDS = "import labkit.shell as _shell; _commands_before = _shell.mark()"
 FORGET_COMMANDS = "_shell.forget(after=_commands_before)"
-_LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.engine.image_info, labkit.web)  # their errors: in LAB_ERRORS
+# Their errors are in LAB_ERRORS.
+_LABKIT_MODULES = (labkit.checks, labkit.containers, labkit.engine.image_info, labkit.web)
 
 
 def _subclasses(cls: type) -> set[str]:
