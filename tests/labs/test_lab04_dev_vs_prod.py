@@ -152,6 +152,7 @@ def test_user_check_fails_without_the_containers_own_answer(
 def test_challenge_check_fails_when_the_endpoint_is_missing(namespace: dict[str, Any], tmp_path: Path) -> None:
     registry, address = wrong_state.registry(LAB_ID)  # answers HTTP, but not at /version
     program = tmp_path / "Program.cs"
+    program.write_text('app.MapGet("/version", () => Environment.Version.ToString());\n')  # saved, not served
     with pytest.raises(CheckFailed, match=re.escape("before `app.Run();` in api/Program.cs")):
         check_cells.run_check(
             NOTEBOOK,
@@ -164,3 +165,20 @@ def test_challenge_check_fails_when_the_endpoint_is_missing(namespace: dict[str,
             DEV=registry.name,
         )
     assert program.read_text() == "as it was\n"  # the check puts Program.cs back
+
+
+def test_challenge_check_fails_at_once_when_the_edit_is_not_saved(namespace: dict[str, Any], tmp_path: Path) -> None:
+    """No waiting for dotnet watch (WATCH_TIMEOUT is far longer than the test may take): the file says it all."""
+    program = tmp_path / "Program.cs"
+    program.write_text("app.Run();\n")
+    with pytest.raises(CheckFailed, match=re.escape("Program.cs maps GET /version, saved")):
+        check_cells.run_check(
+            NOTEBOOK,
+            check_cells.OUTSIDE,
+            namespace,
+            VERSION_URL="http://127.0.0.1:9/version",
+            WATCH_TIMEOUT=600,
+            program=program,
+            original="app.Run();\n",
+            DEV="unused",
+        )
