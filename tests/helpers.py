@@ -100,10 +100,17 @@ def http_server(answer: Answer) -> Iterator[str]:
         yield url
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """A browser opens a page's scripts and styles on many connections at once: with the default
+    backlog of 5, a loaded machine can drop some, and a script of the page never arrives."""
+
+    request_queue_size = 64
+
+
 @contextmanager
 def serve(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """Run an HTTP server with this handler on a free loopback port in a thread; yields its URL."""
-    server = http.server.ThreadingHTTPServer((names.LOOPBACK, 0), handler)
+    server = _Server((names.LOOPBACK, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -72,6 +72,8 @@ def site() -> Iterator[str]:
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a page's files come over a few connections, as from a real server
+
     def log_message(self, format: str, *args: Any) -> None:
         """No access log on the test output."""
 
@@ -87,6 +89,7 @@ def browser(site: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for a failure's message
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     driver.set_page_load_timeout(WAIT_SECONDS)
     try:
@@ -135,6 +138,21 @@ def test_lab_page_renders_with_its_title(site: str, browser: Any) -> None:
     assert open_page(browser, f"{site}/{FIRST_LAB}.html") == notebook_title(FIRST_LAB)
 
 
+PAGE_STATE = """return {
+    readyState: document.readyState,
+    results: (document.getElementById('search-results') || {innerText: 'no #search-results'}).innerText.slice(0, 300),
+    scripts: {Search: typeof Search, Documentation: typeof Documentation, options: typeof DOCUMENTATION_OPTIONS},
+    resources: performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ' ' + e.responseStatus),
+}"""
+
+
+def page_state(browser: Any) -> str:
+    """What the page got and ran, and what its console said: enough to tell a script that never
+    arrived from a search that found nothing."""
+    console = [entry["message"] for entry in browser.get_log("browser")]
+    return f"{browser.execute_script(PAGE_STATE)}; console: {console}"
+
+
 def test_search_finds_multi_stage_builds(site: str, browser: Any) -> None:
     """Waits for Sphinx's own "Search finished" line, then reads the result links. The summaries under
     each result arrive later, one fetch per page, so the test does not wait on their text."""
@@ -148,10 +166,7 @@ def test_search_finds_multi_stage_builds(site: str, browser: Any) -> None:
             lambda driver: driver.find_element(By.CSS_SELECTOR, "#search-results .search-summary").text
         )
     except TimeoutException:
-        shown = browser.execute_script(
-            "return [document.readyState, document.getElementById('search-results').innerText.slice(0, 400)]"
-        )
-        pytest.fail(f"the search page did not finish within {WAIT_SECONDS} s; readyState, results: {shown}")
+        pytest.fail(f"the search page did not finish within {WAIT_SECONDS} s: {page_state(browser)}")
     status = browser.find_element(By.CSS_SELECTOR, "#search-results .search-summary").text
     pages = [link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "#search-results li > a")]
     assert any(page.split("#")[0].endswith("/book/dotnet-images.html") for page in pages), (status, pages)
