@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from labkit.errors import LabError
-from offline_world import engine, hosts, hub, registry
+from offline_world import engine, ghcr, hosts, hub, registry
 from offline_world.base import BASE_IMAGE, base_image, ensure_base
 from offline_world.machine import (
     ADDRESSES,
     DATABASE_SUITE,
+    DOCKER_HUB,
     ENGINE_SUITE,
     HTTPS_PORT,
     MCR,
@@ -22,9 +23,9 @@ from offline_world.machine import (
 )
 from offline_world.preflight import DebianMirrors, DotnetInstall, Refused, preflight
 from offline_world.standins import (
+    archive,
     build,
     dotnet_tag,
-    postgres_version,
     push,
     recipe_hash,
     remove_if_untagged,
@@ -75,18 +76,18 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
         base = ensure_base(mirrors)
         database_base = ensure_base(mirrors, DATABASE_SUITE)
     with times.part("stand-in images"):
-        postgres = (base_image(DATABASE_SUITE), postgres_version(base_image(DATABASE_SUITE)))
-        images = standins(install, BASE_IMAGE, registry.registry_version(), postgres)
+        images = standins(install, BASE_IMAGE, registry.registry_version(), archive(base_image(DATABASE_SUITE)))
         recipe = recipe_hash(images, f"{base} {database_base}")
         built = [(standin, *build(standin, recipe)) for standin in images]
         for _, _, replaced in reversed(built):  # top of the stack first: a base goes once its children have
             if replaced is not None:
                 remove_if_untagged(replaced)
-    with times.part("registries: stand-ins pushed, Docker Hub and its token service"):
+    with times.part("registries: stand-ins pushed, Docker Hub and its token service, ghcr.io"):
         registry.ensure_registry()
         for standin, image_id, _ in built:
             push(standin, image_id)
-        hub.ensure_hub([standin.repo for standin in images if not standin.local.startswith(f"{MCR}/")])
+        hub.ensure_hub([standin.repo for standin in images if standin.host == DOCKER_HUB])
+        ghcr.ensure_ghcr()
         hosts.add_hosts_entry()
     with times.part("first pulls through the served names"):
         engine.pull_when_resolved(f"{MCR}/dotnet/sdk:{dotnet_tag(install.runtime)}")
@@ -126,6 +127,7 @@ def down() -> list[str]:
         (engine.remove_hub_mirror, f"removed the Docker Hub mirror from {engine.DAEMON_JSON}"),
         (registry.stop_registry, "stopped the registry"),
         (hub.stop_hub, "stopped the Docker Hub registry and its token service"),
+        (ghcr.stop_ghcr, "stopped the ghcr.io registry"),
         (engine.restore_image_store, f"restored the image store setting in {engine.DAEMON_JSON}"),
         (engine.remove_engine_source, f"removed the {ENGINE_SUITE} apt source and pin (the engine stays)"),
     ]
@@ -148,6 +150,7 @@ def status() -> dict[str, bool]:
         "CA in the machine's CA store": hosts.system_trusts(registry.our_ca()),
         "registry": registry.registry_pid() is not None and registry.registry_ok(),
         "Docker Hub registry asking for a token": hub.hub_running(),
+        "ghcr.io registry": ghcr.ghcr_running(),
         "Docker Hub mirror": engine.hub_mirror_in_use(),
     }
 

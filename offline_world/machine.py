@@ -26,11 +26,12 @@ HTTPS_PORT = 443
 MCR = "mcr.microsoft.com"
 DOCKER_HUB = "registry-1.docker.io"
 DOCKER_HUB_AUTH = "auth.docker.io"  # Docker Hub's token service, the realm of its Bearer challenge
-SERVED_HOSTS = (MCR, DOCKER_HUB)  # the registries: dockerd trusts the world's CA for each (certs.d)
+GHCR = "ghcr.io"  # GitHub's container registry: the release tools' images (cosign, oras)
+SERVED_HOSTS = (MCR, DOCKER_HUB, GHCR)  # the registries: dockerd trusts the world's CA for each (certs.d)
 # Each name on its own loopback address, all on port 443 as the real ones: MCR's registry (also
-# pushed to as localhost), Docker Hub's (which asks for a token) and Docker Hub's token service.
-# 127.0.2.x, so the 127.0.0.x addresses tests use for other servers stay free.
-ADDRESSES = {MCR: LOOPBACK, DOCKER_HUB: "127.0.2.1", DOCKER_HUB_AUTH: "127.0.2.2"}
+# pushed to as localhost), Docker Hub's (which asks for a token), Docker Hub's token service and
+# ghcr.io's registry. 127.0.2.x, so the 127.0.0.x addresses tests use for other servers stay free.
+ADDRESSES = {MCR: LOOPBACK, DOCKER_HUB: "127.0.2.1", DOCKER_HUB_AUTH: "127.0.2.2", GHCR: "127.0.2.3"}
 SUITE = "bookworm"  # the Debian release under every stand-in
 ENGINE_SUITE = "trixie"  # the Debian release the Docker engine comes from
 DATABASE_SUITE = "trixie"  # the Debian release under the postgres stand-in (its postgresql-17)

@@ -12,6 +12,7 @@ from pathlib import Path
 from labkit import web
 from labkit.errors import LabError
 from labkit.names import port_in_use
+from offline_world.ghcr import ghcr_registry
 from offline_world.hosts import HOSTS, MARKER, ca_file
 from offline_world.hub import hub_registry, token_daemon
 from offline_world.machine import (
@@ -19,6 +20,7 @@ from offline_world.machine import (
     DOCKER_HUB,
     DOCKER_HUB_AUTH,
     ENGINE_SUITE,
+    GHCR,
     HTTPS_PORT,
     MCR,
     SERVED_HOSTS,
@@ -213,6 +215,7 @@ def port_problems() -> list[str | None]:
         MCR: ("the offline registry", registry_pid()),
         DOCKER_HUB: ("the Docker Hub stand-in", hub_registry().pid()),
         DOCKER_HUB_AUTH: ("the Docker Hub token service", token_daemon().pid()),
+        GHCR: ("the ghcr.io stand-in", ghcr_registry().pid()),
     }
     return [port_problem(ADDRESSES[name], HTTPS_PORT, pid is not None, what) for name, (what, pid) in servers.items()]
 

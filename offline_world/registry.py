@@ -54,16 +54,19 @@ def ensure_tls() -> str:
     return ca.read_text()
 
 
-def registry_config(address: str = LOOPBACK, auth: dict[str, object] | None = None) -> dict[str, object]:
+def registry_config(
+    address: str = LOOPBACK, auth: dict[str, object] | None = None, read_only: bool = False
+) -> dict[str, object]:
     """docker-registry's config for the world's storage on address:443: the registry `up` pushes to,
-    or, with `auth` (Distribution's auth section), a read-only view of the same storage that asks
-    clients for it (the Docker Hub stand-in; it caches nothing, so it never serves a deleted blob)."""
+    or a read-only view of the same storage (ghcr.io's stand-in), which with `auth` (Distribution's
+    auth section) asks clients for it (Docker Hub's). A view caches nothing, so it never serves a
+    deleted blob."""
     filesystem = {"rootdirectory": str(REGISTRY_STORAGE)}
-    read_only = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
+    maintenance = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
     storage: dict[str, object] = (
-        {"cache": {"blobdescriptor": "inmemory"}, "filesystem": filesystem, "delete": {"enabled": True}}
-        if auth is None
-        else {"filesystem": filesystem, "maintenance": read_only}
+        {"filesystem": filesystem, "maintenance": maintenance}
+        if read_only or auth is not None
+        else {"cache": {"blobdescriptor": "inmemory"}, "filesystem": filesystem, "delete": {"enabled": True}}
     )
     config: dict[str, object] = {
         "version": 0.1,

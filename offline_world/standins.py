@@ -9,11 +9,12 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from labkit.errors import CommandFailed, LabError
 from offline_world.engine import docker, find_image
-from offline_world.machine import CACHE, LABEL, MCR, RECIPE, recipe_digest, run, say
+from offline_world.machine import CACHE, DOCKER_HUB, GHCR, LABEL, MCR, RECIPE, recipe_digest, run, say
 from offline_world.preflight import DotnetInstall
 from offline_world.registry import PUSH_HOST, REGISTRY_BINARY, served_ids
 
@@ -22,7 +23,12 @@ ABOUT_LABEL = "org.containerizing-dotnet.offline.about"  # what the image is, fo
 POWERSHELL = "7.6.9"  # the PowerShell global tool in the sdk image: the NuGet feed serves this one
 # Docker Hub's docker/dockerfile tags that BuildKit 0.13's Dockerfile frontend (Debian's docker.io 26) answers to
 DOCKERFILE_FRONTEND = ("1", "1.7", "latest")
-EXTRA_CA = Path("/usr/local/share/ca-certificates")  # where Debian's update-ca-certificates takes local CAs
+EXTRA_CA = Path("/usr/local/share/ca-certificates")
+# The release tools of lab 11, on ghcr.io: recipe name -> (repository, Debian package, build argument)
+TOOLS = {
+    "cosign": ("sigstore/cosign/cosign", "cosign", "COSIGN_VERSION"),
+    "oras": ("oras-project/oras", "oras", "ORAS_VERSION"),
+}  # where Debian's update-ca-certificates takes local CAs
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class Standin:
 
     Its repr is part of the recipe hash: renaming the class or a field rebuilds every stand-in."""
 
-    repo: str  # as the registry serves it: dotnet/sdk, library/registry
+    repo: str  # as the registry serves it: dotnet/sdk, library/registry, sigstore/cosign/cosign
     tags: tuple[str, ...]
     recipe: str
     args: dict[str, str]
@@ -39,20 +45,29 @@ class Standin:
     links: dict[str, str] = field(default_factory=dict)  # symlinks to make in the context
     target: str = ""  # the Dockerfile stage to build, when not the last one
     note: str = ""  # how it differs from the image it stands in for, beyond "not the publisher's build"
+    host: str = DOCKER_HUB  # the registry that publishes it: MCR for dotnet/*, GHCR, or Docker Hub
 
     @property
     def local(self) -> str:
         """The name `docker image ls` shows (Docker Hub's official images drop `library/`)."""
-        return f"{MCR}/{self.repo}" if self.repo.startswith("dotnet/") else self.repo.removeprefix("library/")
+        return self.repo.removeprefix("library/") if self.host == DOCKER_HUB else f"{self.host}/{self.repo}"
 
     def ref(self, tag: str | None = None) -> str:
         return f"{self.local}:{tag or self.tags[0]}"
 
 
-def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: tuple[str, str]) -> list[Standin]:
+@dataclass(frozen=True)
+class Archive:
+    """A Debian base image, and the version its archive has of each package a stand-in installs from it."""
+
+    base: str
+    versions: dict[str, str]
+
+
+def standins(dotnet: DotnetInstall, base: str, registry_version: str, newer: Archive) -> list[Standin]:
     """Every image, bottom up: each one is built FROM an earlier one.
 
-    `postgres` is (the Debian base it is built on, the postgresql-17 version that base's archive has)."""
+    `newer` is the Debian release (trixie) whose packages serve postgres, cosign and oras."""
     root, version, channel = dotnet.root, dotnet.runtime, dotnet_tag(dotnet.runtime)
     full, chiseled, extra = (noble_tags(channel, version, variant) for variant in ("", "chiseled", "chiseled-extra"))
     aot = (*noble_tags(channel, dotnet.sdk, "aot"), f"{dotnet.sdk}-aot", f"{channel}-aot")
@@ -64,6 +79,8 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: 
     def files(names: list[str]) -> tuple[tuple[Path, str], ...]:
         return tuple((root / name, f"dotnet/{name}") for name in names if (root / name).exists())
 
+    mcr = partial(Standin, host=MCR)
+
     def on(repo: str, tag: str) -> dict[str, str]:
         return {"REPO": f"{MCR}/dotnet/{repo}", "TAG": tag}
 
@@ -72,8 +89,8 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: 
         composite = variant.replace("chiseled", "chiseled-composite")
         deps = {"BASE_IMAGE": base, "EXTRA_PACKAGES": packages}
         return [
-            Standin("dotnet/runtime-deps", tags, "runtime-deps-chiseled", deps, target=variant),
-            Standin(
+            mcr("dotnet/runtime-deps", tags, "runtime-deps-chiseled", deps, target=variant),
+            mcr(
                 "dotnet/runtime",
                 tags,
                 "runtime-chiseled",
@@ -81,7 +98,7 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: 
                 files(runtime),
                 {"bin/dotnet": "/usr/share/dotnet/dotnet"},
             ),
-            Standin(
+            mcr(
                 "dotnet/aspnet",
                 (*tags, *noble_tags(channel, version, composite)),
                 "aspnet",
@@ -92,23 +109,23 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: 
         ]
 
     return [
-        Standin("dotnet/runtime-deps", full, "runtime-deps", {"BASE_IMAGE": base}, extra_ca()),
-        Standin(
+        mcr("dotnet/runtime-deps", full, "runtime-deps", {"BASE_IMAGE": base}, extra_ca()),
+        mcr(
             "dotnet/runtime",
             full,
             "runtime",
             {**on("runtime-deps", version), "DOTNET_VERSION": version},
             files(runtime),
         ),
-        Standin("dotnet/aspnet", full, "aspnet", {**on("runtime", version), "ASPNET_VERSION": version}, files(aspnet)),
-        Standin(
+        mcr("dotnet/aspnet", full, "aspnet", {**on("runtime", version), "ASPNET_VERSION": version}, files(aspnet)),
+        mcr(
             "dotnet/sdk",
             noble_tags(channel, dotnet.sdk),
             "sdk",
             {**on("aspnet", version), "DOTNET_SDK_VERSION": dotnet.sdk, "POWERSHELL_VERSION": POWERSHELL},
             (*files(sdk), (powershell, f"nupkg/{powershell.name}")),
         ),
-        Standin("dotnet/sdk", aot, "sdk-aot", on("sdk", dotnet.sdk), note="Debian 12's clang 14 and llvm 14"),
+        mcr("dotnet/sdk", aot, "sdk-aot", on("sdk", dotnet.sdk), note="Debian 12's clang 14 and llvm 14"),
         *chiseled_stack(chiseled, "chiseled"),
         *chiseled_stack(extra, "chiseled-extra", "libicu72 tzdata"),
         Standin(
@@ -120,9 +137,9 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: 
         ),
         Standin(
             "library/postgres",
-            postgres_tags(postgres[1]),
+            postgres_tags(newer.versions["postgresql-17"]),
             "postgres",
-            {"BASE_IMAGE": postgres[0], "PG_VERSION": postgres[1]},
+            {"BASE_IMAGE": newer.base, "PG_VERSION": newer.versions["postgresql-17"]},
         ),
         Standin(
             "docker/dockerfile",
@@ -131,7 +148,21 @@ def standins(dotnet: DotnetInstall, base: str, registry_version: str, postgres: 
             {"BASE_IMAGE": base},
             note="BuildKit 0.13's frontend from the source of Debian's docker.io, built with Debian's Go",
         ),
+        *(tool(newer, name) for name in TOOLS),
     ]
+
+
+def tool(newer: Archive, name: str) -> Standin:
+    """A release tool's image on ghcr.io, from Debian's package of the same release (TOOLS)."""
+    repo, package, argument = TOOLS[name]
+    version = newer.versions[package]
+    args = {"BASE_IMAGE": newer.base, argument: version}
+    return Standin(repo, (release_tag(version),), name, args, host=GHCR, note=f"Debian's {package} {version}")
+
+
+def release_tag(package_version: str) -> str:
+    """The tag a Go tool's project publishes for a Debian package version: 2.5.0-2+b5 -> v2.5.0."""
+    return "v" + package_version.split("-")[0]
 
 
 def noble_tags(channel: str, version: str, variant: str = "") -> tuple[str, ...]:
@@ -168,14 +199,20 @@ def postgres_tags(package_version: str) -> tuple[str, ...]:
     return (version.split(".")[0], version)
 
 
-def postgres_version(base: str) -> str:
-    """The postgresql-17 version the archive of `base` (a Debian image) has now."""
-    script = "apt-get update -qq >/dev/null && apt-cache show --no-all-versions postgresql-17"
+def archive(base: str) -> Archive:
+    """The versions the archive of `base` (a Debian image) has now of the packages it serves stand-ins."""
+    packages = ["postgresql-17", *(package for _, package, _ in TOOLS.values())]
+    script = f"apt-get update -qq >/dev/null && apt-cache show --no-all-versions {' '.join(packages)}"
     found = docker(["run", "--rm", "--network", "host", base, "sh", "-c", script], quiet=True, timeout=300)
-    versions = [line.split()[1] for line in found.splitlines() if line.startswith("Version: ")]
-    if not versions:
-        raise LabError(f"The Debian archive of {base} has no postgresql-17 package: check its apt sources.")
-    return versions[0]
+    versions: dict[str, str] = {}
+    for record in found.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in record.splitlines() if ": " in line and line[0] != " ")
+        if "Package" in fields and "Version" in fields:
+            versions.setdefault(fields["Package"], fields["Version"])
+    missing = [package for package in packages if package not in versions]
+    if missing:
+        raise LabError(f"The Debian archive of {base} has no {', '.join(missing)} package: check its apt sources.")
+    return Archive(base, versions)
 
 
 def dotnet_tag(version: str) -> str:

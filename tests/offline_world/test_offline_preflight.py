@@ -20,9 +20,9 @@ from labkit import run
 from labkit.boundary import EXIT_FAILED, guarded
 from labkit.errors import CommandFailed, LabError
 from labkit.names import LOOPBACK, free_port
-from offline_world import commands, engine, hosts, hub, preflight, registry
+from offline_world import commands, engine, ghcr, hosts, hub, preflight, registry
 from offline_world.__main__ import PROGRAM, main
-from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, MCR, SWITCH
+from offline_world.machine import ADDRESSES, DOCKER_HUB, DOCKER_HUB_AUTH, GHCR, MCR, SWITCH
 from tests.helpers import ROOT, http_server
 
 NOBODY = 65534
@@ -257,17 +257,23 @@ def test_up_refuses_when_another_program_holds_the_registry_port(
 
 
 @pytest.mark.parametrize(
-    ("name", "server"), [(DOCKER_HUB, "the Docker Hub stand-in"), (DOCKER_HUB_AUTH, "the Docker Hub token service")]
+    ("name", "server"),
+    [
+        (DOCKER_HUB, "the Docker Hub stand-in"),
+        (DOCKER_HUB_AUTH, "the Docker Hub token service"),
+        (GHCR, "the ghcr.io stand-in"),
+    ],
 )
-def test_up_refuses_when_another_program_holds_a_docker_hub_address(
+def test_up_refuses_when_another_program_holds_a_served_address(
     name: str, server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Docker Hub's registry and token service need port 443 of their own addresses too (a free port
-    stands for 443 here, as above)."""
+    """Docker Hub's registry and token service and ghcr.io's registry need port 443 of their own
+    addresses too (a free port stands for 443 here, as above)."""
     port = free_port()
     monkeypatch.setattr(preflight, "HTTPS_PORT", port)
     monkeypatch.setattr(hub, "HUB_PID", Path("/nonexistent/hub-registry.pid"))  # the listener is not the world's
     monkeypatch.setattr(hub, "TOKEN_PID", Path("/nonexistent/token-service.pid"))
+    monkeypatch.setattr(ghcr, "GHCR_PID", Path("/nonexistent/ghcr-registry.pid"))
     with listening(ADDRESSES[name], port):
         assert guarded(PROGRAM, main, ["up"]) == EXIT_FAILED
     assert f"{ADDRESSES[name]}:{port} is already taken by another program; {server} must listen there" in (
