@@ -1,10 +1,12 @@
 """Plain helpers for every test under tests/ (the Docker fixtures are in tests/conftest.py)."""
 
 import http.server
+import io
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -15,8 +17,9 @@ from typing import Any
 import docker
 import pytest
 from docker.errors import APIError, ContainerError, NotFound
+from docker.models.containers import Container
 
-from labkit import names, run
+from labkit import catalog, names, run
 from labkit.docker_access import client
 from offline_world.machine import SWITCH
 
@@ -214,3 +217,42 @@ def prose_and_code_lines(text: str, is_markdown: bool) -> Iterator[tuple[int, st
 
 def _closes(stripped: str, fence: str) -> bool:
     return len(stripped) >= len(fence) and set(stripped) == {fence[0]}
+
+
+@contextmanager
+def created(key: str) -> Iterator[Container]:
+    """A container that never starts: its files can be read even when the image has no shell."""
+    # runtime-deps-chiseled has no entrypoint, and creating a container needs some command
+    ref = key if ":" in key else catalog.image(key)
+    container = client().containers.create(ref, ["never-run"], labels=LABELS, network_mode="none")
+    try:
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+def archive(container: Container, path: str) -> bytes | None:
+    """The tar `docker cp` would give of a file or folder, or None when it does not exist."""
+    try:
+        chunks, _ = container.get_archive(path)
+    except NotFound:
+        return None
+    return b"".join(chunks)
+
+
+def read_bytes(container: Container, path: str) -> bytes | None:
+    """The file's bytes, or None when it does not exist."""
+    found = archive(container, path)
+    if found is None:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(found)) as tar:
+        member = tar.next()
+        assert member is not None
+        handle = tar.extractfile(member)
+        return b"" if handle is None else handle.read()
+
+
+def read_file(container: Container, path: str) -> str | None:
+    """The file's text, or None when it does not exist."""
+    found = read_bytes(container, path)
+    return None if found is None else found.decode()

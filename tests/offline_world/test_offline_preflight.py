@@ -172,6 +172,7 @@ def test_a_failing_up_undoes_its_changes(
         (registry, "REGISTRY_PID", tmp_path / "registry.pid"),
         (hub, "HUB_PID", tmp_path / "hub-registry.pid"),  # else the undo stops the world's own servers
         (hub, "TOKEN_PID", tmp_path / "token-service.pid"),
+        (ghcr, "GHCR_PID", tmp_path / "ghcr-registry.pid"),
         (hosts, "CA_CONF", tmp_path / "ca-certificates.conf"),
         (hosts, "CA_STORE", tmp_path / "ca-store"),
         (hosts, "run", lambda command, **_: ""),  # update-ca-certificates would rebuild the real bundle

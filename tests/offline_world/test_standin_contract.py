@@ -18,12 +18,9 @@ import json
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
-from docker.errors import NotFound
-from docker.models.containers import Container
 from docker.models.images import Image
 
 from labkit import catalog
@@ -43,7 +40,7 @@ from tests.facts import (
     POWERSHELL_MAJOR,
     noble_tags,
 )
-from tests.helpers import LABELS, output_of
+from tests.helpers import archive, created, output_of, read_bytes, read_file
 
 pytestmark = pytest.mark.docker
 
@@ -107,45 +104,6 @@ def dotnet(key: str, *arguments: str) -> str:
 def runtime_versions(key: str) -> dict[str, str]:
     """{framework name: version} from `dotnet --list-runtimes` inside the image."""
     return {line.split()[0]: line.split()[1] for line in dotnet(key, "--list-runtimes").splitlines() if line.strip()}
-
-
-@contextmanager
-def created(key: str) -> Iterator[Container]:
-    """A container that never starts: its files can be read even when the image has no shell."""
-    # runtime-deps-chiseled has no entrypoint, and creating a container needs some command
-    ref = key if ":" in key else catalog.image(key)
-    container = client().containers.create(ref, ["never-run"], labels=LABELS, network_mode="none")
-    try:
-        yield container
-    finally:
-        container.remove(force=True)
-
-
-def archive(container: Container, path: str) -> bytes | None:
-    """The tar `docker cp` would give of a file or folder, or None when it does not exist."""
-    try:
-        chunks, _ = container.get_archive(path)
-    except NotFound:
-        return None
-    return b"".join(chunks)
-
-
-def read_bytes(container: Container, path: str) -> bytes | None:
-    """The file's bytes, or None when it does not exist."""
-    found = archive(container, path)
-    if found is None:
-        return None
-    with tarfile.open(fileobj=io.BytesIO(found)) as tar:
-        member = tar.next()
-        assert member is not None
-        handle = tar.extractfile(member)
-        return b"" if handle is None else handle.read()
-
-
-def read_file(container: Container, path: str) -> str | None:
-    """The file's text, or None when it does not exist."""
-    found = read_bytes(container, path)
-    return None if found is None else found.decode()
 
 
 class _ZstdBuffer(ctypes.Structure):
