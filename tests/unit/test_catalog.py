@@ -18,6 +18,8 @@ KEYS = [
     "runtime-deps-chiseled",
     "registry",
     "postgres",
+    "cosign",
+    "oras",
 ]
 
 
@@ -26,6 +28,7 @@ def test_the_repository_catalog_names_every_image_the_course_uses() -> None:
     assert catalog.image("sdk") == "mcr.microsoft.com/dotnet/sdk:10.0"
     assert catalog.image("aspnet-chiseled") == "mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled"
     assert catalog.image("sdk-aot") == "mcr.microsoft.com/dotnet/sdk:10.0-noble-aot"
+    assert catalog.image("cosign") == "ghcr.io/sigstore/cosign/cosign:v2.5.0"
     assert catalog.dotnet_tag() == "10.0"
     assert all(entry.role for entry in catalog.images())
 
