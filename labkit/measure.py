@@ -52,20 +52,18 @@ def start_seconds(image: str, lab_id: str, path: str = "/healthz", timeout: floa
         record=False,
     )
     try:
-        wait_until(lambda: _ok(url), timeout=timeout, interval=0.005, what=f"an HTTP 200 from {image}")
+        wait_until(
+            lambda: web.get_or_status_0(url, 2.0).status == 200,
+            timeout=timeout,
+            interval=0.005,
+            what=f"an HTTP 200 from {image}",
+        )
         return time.monotonic() - started
     except TimedOut as exc:
         logs = client().containers.get(name).logs(tail=5).decode("utf-8", "replace").strip()
         raise NeverAnswered(f"{image} did not answer 200 at {path} within {timeout:g} s. Its log: {logs}") from exc
     finally:
         client().api.remove_container(name, force=True, v=True)
-
-
-def _ok(url: str) -> bool:
-    try:
-        return web.get(url, timeout=2.0).status == 200
-    except OSError:
-        return False
 
 
 def median_start_seconds(image: str, lab_id: str, starts: int = 5, path: str = "/healthz") -> float:

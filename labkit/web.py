@@ -89,7 +89,7 @@ class Pending:
     def __init__(self, url: str, timeout: float) -> None:
         pool = ThreadPoolExecutor(max_workers=1)
         self.url = url
-        self._future: Future[HttpAnswer] = pool.submit(_get_or_status_0, url, timeout)
+        self._future: Future[HttpAnswer] = pool.submit(get_or_status_0, url, timeout)
         pool.shutdown(wait=False)
 
     def answer(self, timeout: float = 60.0) -> HttpAnswer:
@@ -97,7 +97,8 @@ class Pending:
         return self._future.result(timeout=timeout)
 
 
-def _get_or_status_0(url: str, timeout: float) -> HttpAnswer:
+def get_or_status_0(url: str, timeout: float) -> HttpAnswer:
+    """The answer, or status 0 (with the reason as its body) when nothing answered."""
     try:
         return get(url, timeout=timeout)
     except (OSError, http.client.HTTPException) as exc:
@@ -145,10 +146,7 @@ def load(url: str, *, seconds: float, workers: int = 4, per_second: float | None
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             started = time.monotonic()
-            try:
-                running._count(get(url, timeout=10).status == 200)
-            except (OSError, http.client.HTTPException):
-                running._count(False)
+            running._count(get_or_status_0(url, timeout=10).status == 200)
             if per_second:
                 time.sleep(max(0.0, 1 / per_second - (time.monotonic() - started)))
 
