@@ -18,6 +18,8 @@ KEYS = [
     "runtime-deps-chiseled",
     "registry",
     "postgres",
+    "cosign",
+    "oras",
 ]
 
 
