@@ -758,8 +758,8 @@ def _is_project_file(source: str) -> bool:
 
 
 def stage_runs_tests(path: str | Path, stage: str = "test", hint: str | None = None) -> dockerfile.Instruction:
-    """The Dockerfile has a stage `stage` whose RUN runs `dotnet test`, and nothing in that RUN lets a
-    failing test pass (`|| true`, `; exit 0`, `--blame`-less tricks aside): a failing test fails the build."""
+    """The Dockerfile has a stage `stage` whose RUN runs `dotnet test`, and that RUN does not swallow its exit
+    code (`|| true`, `; exit 0`): a failing test fails the build."""
     wanted = hint or (
         f"Add a stage `FROM build AS {stage}` that copies the tests and runs them in a RUN: "
         "`RUN dotnet test tests/Api.Tests.csproj --no-restore`. A RUN that fails stops the build; an ENTRYPOINT "
@@ -771,7 +771,7 @@ def stage_runs_tests(path: str | Path, stage: str = "test", hint: str | None = N
     test_run = next((i for i in found.instructions if i.keyword == "RUN" and _runs(i, "test")), None)
     if test_run is None:
         _fail(f"The {stage} stage of {path} never runs `dotnet test` in a RUN.", wanted)
-    if re.search(r"\|\||;\s*(true|exit 0|:)\b|--no-build-fail", test_run.args):
+    if re.search(r"(\|\||;)\s*(true|:|exit 0)(?!\w)", test_run.args):
         _fail(
             f"The RUN on line {test_run.line} of {path} lets a failing test pass ({test_run.args.strip()[:80]}).",
             hint or "Drop `|| true` (or `; exit 0`): the RUN must fail when `dotnet test` does, so the build stops.",
