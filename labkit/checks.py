@@ -23,18 +23,19 @@ from typing import Any, NoReturn, TypeVar
 from docker.errors import NotFound
 from docker.models.containers import Container
 
-from labkit import compose, containers, dockerfile, names, refs, releases, shell, web
+from labkit import ci_files, compose, containers, dockerfile, names, refs, releases, shell, web
 from labkit.docker_access import client
 from labkit.engine import image_files, image_info
 from labkit.errors import CheckFailed, LabError
 from labkit.notebook import RED, RESET
+from labkit.registry.client import Registry, RegistryError, referrers_tag
 from labkit.waiting import TimedOut, wait_until
 from labkit.web import HttpAnswer
 
 GREEN = "\033[32m"
 T = TypeVar("T")
 ROOT_USERS = ("", "root", "0")
-PROBE_LAB_ID = "labkit-checks"  # label value of the short-lived containers path_in_image creates
+PROBE_LAB_ID = image_files.PROBE_LAB_ID  # label value of the short-lived containers path_in_image creates
 PROJECT_FILES = (
     "*.csproj", "*.fsproj", "*.vbproj", "*.sln", "*.slnx", "*.slnf", "*.props", "*.targets",
     "nuget.config", "global.json", "packages.lock.json",
@@ -751,3 +752,126 @@ def _copies(stage: dockerfile.Stage) -> list[tuple[dockerfile.Instruction, list[
 def _is_project_file(source: str) -> bool:
     name = source.rstrip("/").rsplit("/", 1)[-1].lower()
     return any(fnmatch(name, pattern) for pattern in PROJECT_FILES)
+
+
+# --- shipping: tests in the build, labels, a registry's digests, referrers and signatures, CI files ---
+
+
+def stage_runs_tests(path: str | Path, stage: str = "test", hint: str | None = None) -> dockerfile.Instruction:
+    """The Dockerfile has a stage `stage` whose RUN runs `dotnet test`, and that RUN does not swallow its exit
+    code (`|| true`, `; exit 0`): a failing test fails the build."""
+    wanted = hint or (
+        f"Add a stage `FROM build AS {stage}` that copies the tests and runs them in a RUN: "
+        "`RUN dotnet test tests/Api.Tests.csproj --no-restore`. A RUN that fails stops the build; an ENTRYPOINT "
+        "would only run the tests when someone starts a container."
+    )
+    found = next((s for s in dockerfile.read_stages(path) if (s.name or "").lower() == stage), None)
+    if found is None:
+        _fail(f"{path} has no stage named {stage}.", wanted)
+    test_run = next((i for i in found.instructions if i.keyword == "RUN" and _runs(i, "test")), None)
+    if test_run is None:
+        _fail(f"The {stage} stage of {path} never runs `dotnet test` in a RUN.", wanted)
+    if re.search(r"(\|\||;)\s*(true|:|exit 0)(?!\w)", test_run.args):
+        _fail(
+            f"The RUN on line {test_run.line} of {path} lets a failing test pass ({test_run.args.strip()[:80]}).",
+            hint or "Drop `|| true` (or `; exit 0`): the RUN must fail when `dotnet test` does, so the build stops.",
+        )
+    _pass(f"The {stage} stage of {path} runs `dotnet test` (line {test_run.line}): a failing test fails the build.")
+    return test_run
+
+
+def image_labels(ref: str, expected: dict[str, str], hint: str | None = None) -> dict[str, str]:
+    """The image carries each label of `expected` with that value; returns all its labels."""
+    labels: dict[str, str] = image_info.config(_image(ref)).get("Labels") or {}
+    for key, value in expected.items():
+        if key not in labels:
+            _fail(f"The image {ref} has no label {key}.", hint or f"Set `{key}` in the bake target's `labels`.")
+        if labels[key] != value:
+            _fail(
+                f"The image {ref} has {key}={labels[key]!r}, expected {value!r}.",
+                hint or f"Set `{key}` from the bake variable that holds it, and build again.",
+            )
+    shown = ", ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in expected.items())
+    _pass(f"The image {ref} carries {shown}.")
+    return labels
+
+
+def pushed(address: str, repository: str, reference: str, hint: str | None = None) -> str:
+    """The registry at `address` has `repository:reference` (a tag or a digest); returns its digest."""
+    try:
+        found = Registry(address).find_manifest(repository, reference)
+    except RegistryError as exc:
+        _fail(f"The registry at {address} did not answer ({exc}).", hint or "Start the lab's registry (Step 3).")
+    separator = "@" if reference.startswith("sha256:") else ":"
+    if found is None:
+        _fail(
+            f"The registry at {address} has no {repository}{separator}{reference}.",
+            hint or "Push it: `docker buildx bake image --push` with REGISTRY set to the lab's registry.",
+        )
+    named = f"{repository}@{reference[:19]}..." if reference.startswith("sha256:") else f"{repository}:{reference}"
+    _pass(f"The registry at {address} has {named} ({found.digest[:19]}...).")
+    return str(found.digest)
+
+
+def signed(address: str, repository: str, digest: str, hint: str | None = None) -> str:
+    """cosign's signature of `digest` is in the registry (the tag `sha256-<hex>.sig` beside the image);
+    returns the signature manifest's digest."""
+    tag = referrers_tag(digest) + ".sig"
+    found = Registry(address).find_manifest(repository, tag)
+    if found is None:
+        _fail(
+            f"There is no signature of {repository}@{digest[:19]}... in the registry at {address}.",
+            hint or "Sign the digest: `cosign sign --key cosign.key --tlog-upload=false REPOSITORY@sha256:...`.",
+        )
+    _pass(f"The registry at {address} holds a cosign signature of {repository}@{digest[:19]}...")
+    return str(found.digest)
+
+
+def attached(address: str, repository: str, digest: str, artifact_type: str, hint: str | None = None) -> bytes:
+    """An artifact of `artifact_type` refers to `digest` in the registry (OCI referrers, or the fallback
+    tag); returns its first layer's content, read back from the registry."""
+    registry = Registry(address)
+    found = registry.referrers(repository, digest, artifact_type)
+    if not found:
+        _fail(
+            f"Nothing of type {artifact_type} is attached to {repository}@{digest[:19]}... at {address}.",
+            hint
+            or f"Attach it: `oras attach --plain-http --artifact-type {artifact_type} REPOSITORY@sha256:... FILE`.",
+        )
+    manifest = registry.manifest(repository, str(found[-1]["digest"]))
+    layers = manifest.data.get("layers") or []
+    if not layers:
+        _fail(f"The {artifact_type} attached to {digest[:19]}... holds no file.", hint or "Attach the file itself.")
+    content: bytes = registry.blob_bytes(repository, str(layers[0]["digest"]))
+    _pass(f"{artifact_type} ({len(content)} bytes) is attached to {repository}@{digest[:19]}..., read back.")
+    return content
+
+
+def runs_image(name: str, reference: str, hint: str | None = None) -> Container:
+    """The container `name` is running, started from exactly `reference` (e.g. repository@sha256:...)."""
+    found = container_running(name, hint)
+    started = str(found.attrs["Config"]["Image"])
+    if started != reference:
+        _fail(
+            f"The container {name} was started from {started}, not {reference}.",
+            hint or f"Start it from the digest you verified: `docker run ... {reference}`.",
+        )
+    _pass(f"The container {name} runs {reference[:60]}...")
+    return found
+
+
+def valid_ci_file(path: str | Path, schema: str, hint: str | None = None) -> Any:
+    """The YAML file is valid against a vendored SchemaStore schema (ci_files.WORKFLOW or DEPENDABOT);
+    returns the parsed document."""
+    try:
+        document = ci_files.load(Path(path))
+    except ci_files.UnreadableFile as exc:
+        _fail(str(exc), hint or "Write the file, as YAML, and run the check again.")
+    problems = ci_files.problems(document, schema)
+    if problems:
+        _fail(
+            f"{path} is not valid against SchemaStore's {schema} schema: {'; '.join(problems[:3])}.",
+            hint or "Fix the key named first (GitHub's documentation lists each key and its type).",
+        )
+    _pass(f"{path} is valid against SchemaStore's {schema} schema.")
+    return document

@@ -13,9 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from docker.errors import NotFound
+
+from labkit import names
 from labkit.docker_access import client
 from labkit.engine import image_info
 
+PROBE_LAB_ID = "labkit-checks"  # label value of the short-lived containers read_files creates
 MASK = "<the secret>"  # what a report shows in place of the secret: a check must not print what it looks for
 
 
@@ -90,3 +94,27 @@ def _files_holding(layer: IO[bytes], needle: bytes, names: tuple[str, ...]) -> I
             content = _member(files, entry.name).read()
             if needle in content or (names and entry.name.endswith(names)):
                 yield entry.name.removeprefix("./")
+
+
+def read_files(ref: str, folder: str) -> dict[str, bytes]:
+    """Every file under `folder` of image `ref` as its running container would see it (all layers merged,
+    deletions applied), by path; none when the folder is not there. Works on images without a shell: it
+    creates a container without starting it and asks the engine for the folder (`docker cp`)."""
+    image_info.inspect(ref)
+    probe = client().containers.create(ref, command=["labkit-file-probe"], labels=names.labels(PROBE_LAB_ID))
+    try:
+        with tempfile.TemporaryFile() as copied:
+            try:
+                chunks, _ = probe.get_archive(folder)
+            except NotFound:
+                return {}
+            for chunk in chunks:
+                copied.write(chunk)
+            copied.seek(0)
+            with tarfile.open(fileobj=copied) as archive:
+                parent = folder.rstrip("/").rsplit("/", 1)[0]
+                return {
+                    f"{parent}/{entry.name}": _member(archive, entry.name).read() for entry in archive if entry.isfile()
+                }
+    finally:
+        probe.remove(force=True)

@@ -8,7 +8,10 @@ Its rules are the ones Docker follows, in one place:
 - a registry that answers 401 with a Bearer challenge (Docker Hub) gets an anonymous token for
   the repository from the challenge's realm, and the request is sent again with it;
 - a manifest request accepts the four manifest kinds: a registry answers a request that does not
-  accept the stored kind with 404, as if the tag did not exist.
+  accept the stored kind with 404, as if the tag did not exist;
+- the artifacts that refer to a manifest (an SBOM, a signature) come from the OCI referrers API, or,
+  from a registry without it (distribution 2.8, `registry:2`), from the index that clients such as
+  oras keep under the tag `sha256-<hex of the digest>` (the OCI distribution spec's fallback).
 """
 
 import hashlib
@@ -192,6 +195,23 @@ class Registry:
             ids |= {str(entry["digest"]) for entry in top.data["manifests"]}
         return ids - {""}
 
+    def referrers(self, repo: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
+        """The descriptors of the manifests whose `subject` is `digest` (of `artifact_type`, when given)."""
+        answer = self.request("GET", f"/v2/{repo}/referrers/{digest}", repo, headers={"Accept": INDEX_TYPES[0]})
+        if answer.status_code == 200 and answer.headers.get("Content-Type", "").startswith(INDEX_TYPES[0]):
+            found: list[dict[str, Any]] = answer.json().get("manifests") or []
+        elif answer.status_code in (200, 404):
+            index = self.find_manifest(repo, referrers_tag(digest))
+            found = index.data.get("manifests") or [] if index is not None else []
+        else:
+            _expect(answer, 200, f"{self.host}/{repo} referrers of {digest}")
+        return [entry for entry in found if artifact_type in (None, entry.get("artifactType"))]
+
+    def blob_bytes(self, repo: str, digest: str) -> bytes:
+        """A (small) blob's whole content: a manifest's config, an SBOM."""
+        with self.blob(repo, digest) as content:
+            return content.read()
+
     def has_blob(self, repo: str, digest: str) -> bool:
         answer = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", repo)
         if answer.status_code == 404:
@@ -227,6 +247,11 @@ class Registry:
         headers = {"Content-Type": "application/octet-stream"}
         answer = self.request("PUT", location, repo, headers=headers, params={"digest": digest}, data=content)
         _expect(answer, 201, f"PUT {self.host}/{repo} blob {digest}")
+
+
+def referrers_tag(digest: str) -> str:
+    """The tag under which a registry without the referrers API keeps the index of `digest`'s referrers."""
+    return digest.replace(":", "-", 1)
 
 
 def _expect(answer: requests.Response, status: int, what: str) -> None:

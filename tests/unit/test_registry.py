@@ -116,3 +116,39 @@ def test_a_manifest_asked_for_by_digest_must_have_that_digest() -> None:
         pytest.raises(RegistryError, match=rf"@{asked} answered a manifest with the digest sha256:"),
     ):
         Registry(base.removeprefix("http://")).manifest("team/app", asked)
+
+
+SBOM_TYPE = "application/vnd.cyclonedx+json"
+SUBJECT = "sha256:" + "a" * 64
+
+
+def _referrer(artifact_type: str, digest: str) -> dict[str, str]:
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "artifactType": artifact_type}
+
+
+def test_referrers_come_from_the_referrers_api_when_the_registry_has_it() -> None:
+    listed = [_referrer(SBOM_TYPE, "sha256:" + "b" * 64), _referrer("application/vnd.dev.cosign", "sha256:" + "c" * 64)]
+
+    def with_the_api(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        if request.path == f"/v2/team/app/referrers/{SUBJECT}":
+            return 200, {"Content-Type": INDEX_TYPES[0]}, json.dumps({"manifests": listed}).encode()
+        return 404, {}, b"{}"
+
+    with http_server(with_the_api) as base:
+        found = Registry(base.removeprefix("http://")).referrers("team/app", SUBJECT, SBOM_TYPE)
+    assert [entry["digest"] for entry in found] == ["sha256:" + "b" * 64]
+
+
+def test_referrers_come_from_the_fallback_tag_on_a_registry_without_the_api() -> None:
+    """distribution 2.8 (registry:2) answers 404 to the referrers API: oras keeps an index under sha256-<hex>."""
+    index = json.dumps({"schemaVersion": 2, "mediaType": INDEX_TYPES[0], "manifests": [_referrer(SBOM_TYPE, SUBJECT)]})
+
+    def without_the_api(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        if request.path == f"/v2/team/app/manifests/sha256-{'a' * 64}":
+            return 200, {"Content-Type": INDEX_TYPES[0]}, index.encode()
+        return 404, {}, b"404 page not found\n"
+
+    with http_server(without_the_api) as base:
+        where = Registry(base.removeprefix("http://"))
+        assert [entry["artifactType"] for entry in where.referrers("team/app", SUBJECT)] == [SBOM_TYPE]
+        assert where.referrers("team/app", "sha256:" + "f" * 64) == []

@@ -1,0 +1,58 @@
+# One build definition for the laptop and for CI: `docker buildx bake test`, then `docker buildx bake
+# image` (`--push` to publish), and `docker buildx bake sbom`. Every variable can be set from the
+# environment of the same name: CI sets REVISION and CREATED from the commit, the notebook likewise.
+
+variable "REGISTRY" {
+  default = "localhost:5000"
+}
+
+variable "REPOSITORY" {
+  default = "ship-it/api"
+}
+
+# The app's version, by hand (or from a git tag in CI): one of the two tags.
+variable "VERSION" {
+  default = "1.0.0"
+}
+
+# The commit the image is built from (`git rev-parse HEAD`); the other tag is its first 12 characters.
+variable "REVISION" {
+  default = "0000000000000000000000000000000000000000"
+}
+
+# When it was built, RFC 3339 (`date -u +%Y-%m-%dT%H:%M:%SZ`).
+variable "CREATED" {
+  default = "1970-01-01T00:00:00Z"
+}
+
+variable "SOURCE" {
+  default = "https://github.com/example/ship-it"
+}
+
+variable "DOTNET_TAG" {
+  default = "10.0"
+}
+
+target "_common" {
+  context    = "."
+  dockerfile = "Dockerfile"
+  args = {
+    DOTNET_TAG = DOTNET_TAG
+  }
+}
+
+# Runs the tests in the SDK image; a failing test fails this target. Nothing is exported.
+target "test" {
+  inherits = ["_common"]
+  target   = "test"
+  output   = ["type=cacheonly"]
+}
+
+# TODO: the `image` target: inherits _common; tags VERSION and sha-<first 12 of REVISION> of REGISTRY/REPOSITORY; the four OCI labels source, revision, created, version
+
+# The app's NuGet dependencies as CycloneDX JSON, written to ./sbom/app.cdx.json on this machine.
+target "sbom" {
+  inherits = ["_common"]
+  target   = "sbom"
+  output   = ["type=local,dest=sbom"]
+}
