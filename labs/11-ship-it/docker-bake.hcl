@@ -29,16 +29,9 @@ variable "SOURCE" {
   default = "https://github.com/example/ship-it"
 }
 
-variable "DOTNET_TAG" {
-  default = "10.0"
-}
-
 target "_common" {
   context    = "."
   dockerfile = "Dockerfile"
-  args = {
-    DOTNET_TAG = DOTNET_TAG
-  }
 }
 
 # Runs the tests in the SDK image; a failing test fails this target. Nothing is exported.

@@ -8,6 +8,7 @@ The control builds the same Dockerfile with a cache of its own, empty: without t
 """
 
 import io
+import json
 import shutil
 import tarfile
 import time
@@ -76,6 +77,20 @@ def test_after_prepull_the_diagnostics_tools_install_with_nuget_unreachable(
     made.images.append(tag)
     offline_build(tools, tag)
     assert docker_client.images.get(tag).labels.get(names.LABEL_KEY) == TEST_LAB
+
+
+def test_after_prepull_lab_11s_sbom_stage_runs_with_nuget_unreachable(filled: int, tmp_path: Path) -> None:
+    """Lab 11's sbom stage installs the CycloneDX tool and reads every package's metadata from the cache."""
+    context = copy_of("11-ship-it", tmp_path)
+    out = tmp_path / "out"
+    run(
+        f"docker build --network none {LABEL_FLAGS} --target sbom --output type=local,dest={out} .",
+        cwd=context,
+        quiet=True,
+        record=False,
+    )
+    components = json.loads((out / "app.cdx.json").read_text())["components"]
+    assert {"Microsoft.AspNetCore.OpenApi", "Microsoft.OpenApi"} <= {component["name"] for component in components}
 
 
 def test_without_the_packages_the_same_build_cannot_restore(tmp_path: Path, run_tag: str) -> None:
