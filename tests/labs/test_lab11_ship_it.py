@@ -27,19 +27,29 @@ SOLUTION = NOTEBOOK.parent
 
 
 @pytest.fixture(scope="module")
-def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A registry with a small image pushed as ship/api:1.0.0: its address and digest."""
+def registry_address() -> Iterator[str]:
     container, address = wrong_state.registry(LAB_ID)
+    yield address
+    container.remove(force=True, v=True)
+
+
+def _push(address: str, repository: str, folder: Path) -> Iterator[dict[str, str]]:
+    """A small image, its own (a label says which repository), pushed as repository:1.0.0: its names and digest."""
     base = catalog.image("runtime-deps")  # it has `sleep`: a container of it stays up
-    local = wrong_state.build(LAB_ID, tmp_path_factory.mktemp("small"), f"FROM {base}\nLABEL release=test\n")
-    remote = f"{address}/{REPOSITORY}:{VERSION}"
+    local = wrong_state.build(LAB_ID, folder, f"FROM {base}\nLABEL release={repository}\n")
+    remote = f"{address}/{repository}:{VERSION}"
     client().images.get(local).tag(remote)
     shell.run(f"docker push {remote}", quiet=True, record=False)
-    digest = registry.manifest_digest(address, REPOSITORY, VERSION) or ""
-    pinned = f"{address}/{REPOSITORY}@{digest}"
-    yield {"REGISTRY": address, "DIGEST": digest, "IMAGE_VERSION": remote, "PINNED": pinned}
+    digest = registry.manifest_digest(address, repository, VERSION) or ""
+    pinned = f"{address}/{repository}@{digest}"
+    yield {"REGISTRY": address, "REPOSITORY": repository, "DIGEST": digest, "IMAGE_VERSION": remote, "PINNED": pinned}
     client().images.remove(remote)
-    container.remove(force=True, v=True)
+
+
+@pytest.fixture(scope="module")
+def pushed(registry_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """An image no test signs, pushed as ship/api:1.0.0 (tests run in any order: `signed` signs another)."""
+    yield from _push(registry_address, REPOSITORY, tmp_path_factory.mktemp("unsigned"))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +62,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _state(pushed: dict[str, str], **more: Any) -> dict[str, Any]:
-    return {"REPOSITORY": REPOSITORY, "VERSION": VERSION, **pushed, **more}
+    return {"VERSION": VERSION, **pushed, **more}
 
 
 # --- Steps 1 and 2: the tests inside the build ---
@@ -160,11 +170,12 @@ def test_signature_check_fails_on_an_unsigned_image(namespace: dict[str, Any], p
 
 
 @pytest.fixture(scope="module")
-def signed(pushed: dict[str, str], keys: Path) -> dict[str, str]:
-    """The pushed image, signed by the key pair, and verified by digest."""
-    cosign = release.cosign(LAB_ID, keys)
-    shell.run(f"{cosign} sign --key cosign.key --tlog-upload=false --yes {pushed['PINNED']}", env=PASSWORD, quiet=True)
-    return pushed
+def signed(registry_address: str, keys: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Another image, pushed as ship/signed:1.0.0 and signed by the key pair."""
+    for image in _push(registry_address, "ship/signed", tmp_path_factory.mktemp("signed")):
+        sign = f"{release.cosign(LAB_ID, keys)} sign --key cosign.key --tlog-upload=false --yes {image['PINNED']}"
+        shell.run(sign, env=PASSWORD, quiet=True)
+        yield image
 
 
 @pytest.mark.docker
