@@ -2,8 +2,9 @@
 # Cut a distroless root filesystem out of installed Debian packages, as chisel does for the
 # official images: a merged-/usr skeleton, the packages' shared libraries (the *_libs slices),
 # their copyright files, the zoneinfo of tzdata, the CA bundle, os-release, root and app in
-# passwd/group, /home/app; then what scanners read: a dpkg record per package in
-# /var/lib/dpkg/status.d/ and chisel's manifest, /var/lib/chisel/manifest.wall (jsonwall, zstd).
+# passwd/group, /home/app; then what scanners read: the packages' dpkg records in one status file,
+# /var/lib/dpkg/status (what chisel-wrapper --generate-dpkg-status writes for the official images), and
+# chisel's manifest, /var/lib/chisel/manifest.wall (jsonwall, zstd).
 # Run where apt's lists are still present: the manifest names each package's .deb digest.
 # Usage: cut-rootfs ROOTFS PACKAGE...
 set -eu
@@ -13,7 +14,7 @@ taken=$(mktemp)
 
 mkdir -p "$rootfs"
 cd "$rootfs"
-mkdir -p usr/bin usr/lib usr/lib64 usr/sbin etc/ssl/certs root home tmp run var/lib/dpkg/status.d var/lib/chisel \
+mkdir -p usr/bin usr/lib usr/lib64 usr/sbin etc/ssl/certs root home tmp run var/lib/dpkg var/lib/chisel \
     usr/lib/ssl
 ln -s usr/bin bin
 ln -s usr/lib lib
@@ -39,7 +40,8 @@ for package in "$@"; do
             "/usr/share/doc/$package/copyright") take "$path" "${package}_copyright" ;;
         esac
     done
-    dpkg-query -s "$package" > "var/lib/dpkg/status.d/$package"
+    dpkg-query -s "$package" >> var/lib/dpkg/status
+    echo >> var/lib/dpkg/status
 done
 
 # ca-certificates_data: the generated bundle; openssl_data: where OpenSSL looks for it
