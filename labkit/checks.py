@@ -35,7 +35,6 @@ from labkit.web import HttpAnswer
 GREEN = "\033[32m"
 T = TypeVar("T")
 ROOT_USERS = ("", "root", "0")
-PROBE_LAB_ID = image_files.PROBE_LAB_ID  # label value of the short-lived containers path_in_image creates
 PROJECT_FILES = (
     "*.csproj", "*.fsproj", "*.vbproj", "*.sln", "*.slnx", "*.slnf", "*.props", "*.targets",
     "nuget.config", "global.json", "packages.lock.json",
@@ -208,13 +207,8 @@ def no_file_named(ref: str, *file_names: str, hint: str) -> None:
 
 
 def _names_in_image(ref: str) -> list[str]:
-    docker = client()
-    probe = docker.containers.create(ref, command=["labkit-path-probe"], labels=names.labels(PROBE_LAB_ID))
-    try:
-        with tarfile.open(fileobj=_ChunkReader(probe.export()), mode="r|") as archive:
-            return [member.name.rstrip("/") for member in archive]
-    finally:
-        probe.remove(force=True)
+    with image_files.probe(ref) as probe, tarfile.open(fileobj=_ChunkReader(probe.export()), mode="r|") as archive:
+        return [member.name.rstrip("/") for member in archive]
 
 
 class _ChunkReader(io.RawIOBase):
@@ -239,19 +233,15 @@ class _ChunkReader(io.RawIOBase):
 
 def _stat_in_image(ref: str, path: str) -> dict[str, Any] | None:
     """HEAD /containers/{id}/archive on a created (never started) container."""
-    docker = client()
-    probe = docker.containers.create(ref, command=["labkit-path-probe"], labels=names.labels(PROBE_LAB_ID))
-    try:
-        api = docker.api
+    api = client().api
+    with image_files.probe(ref) as probe:
         answer = api.head(f"{api.base_url}/v{api.api_version}/containers/{probe.id}/archive", params={"path": path})
-        if answer.status_code == 404:
-            return None
-        if answer.status_code != 200:
-            raise LabError(f"Docker could not look at {path} in {ref} (HTTP {answer.status_code}).")
-        stat: dict[str, Any] = json.loads(base64.b64decode(answer.headers["X-Docker-Container-Path-Stat"]))
-        return stat
-    finally:
-        probe.remove(force=True)
+    if answer.status_code == 404:
+        return None
+    if answer.status_code != 200:
+        raise LabError(f"Docker could not look at {path} in {ref} (HTTP {answer.status_code}).")
+    stat: dict[str, Any] = json.loads(base64.b64decode(answer.headers["X-Docker-Container-Path-Stat"]))
+    return stat
 
 
 def images_share_base(ref_a: str, ref_b: str, hint: str | None = None) -> list[str]:

@@ -10,16 +10,18 @@ import json
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
 from docker.errors import NotFound
+from docker.models.containers import Container
 
 from labkit import names
 from labkit.docker_access import client
 from labkit.engine import image_info
 
-PROBE_LAB_ID = "labkit-checks"  # label value of the short-lived containers read_files creates
+PROBE_LAB_ID = "labkit-checks"  # label value of the short-lived containers `probe` creates
 MASK = "<the secret>"  # what a report shows in place of the secret: a check must not print what it looks for
 
 
@@ -101,20 +103,27 @@ def read_files(ref: str, folder: str) -> dict[str, bytes]:
     deletions applied), by path; none when the folder is not there. Works on images without a shell: it
     creates a container without starting it and asks the engine for the folder (`docker cp`)."""
     image_info.inspect(ref)
-    probe = client().containers.create(ref, command=["labkit-file-probe"], labels=names.labels(PROBE_LAB_ID))
+    with probe(ref) as container, tempfile.TemporaryFile() as copied:
+        try:
+            chunks, _ = container.get_archive(folder)
+        except NotFound:
+            return {}
+        for chunk in chunks:
+            copied.write(chunk)
+        copied.seek(0)
+        with tarfile.open(fileobj=copied) as archive:
+            parent = folder.rstrip("/").rsplit("/", 1)[0]
+            return {
+                f"{parent}/{entry.name}": _member(archive, entry.name).read() for entry in archive if entry.isfile()
+            }
+
+
+@contextmanager
+def probe(ref: str) -> Iterator[Container]:
+    """A container of `ref`, created and never started, removed afterwards: the engine answers for its
+    files even when the image has no shell."""
+    container = client().containers.create(ref, command=["labkit-file-probe"], labels=names.labels(PROBE_LAB_ID))
     try:
-        with tempfile.TemporaryFile() as copied:
-            try:
-                chunks, _ = probe.get_archive(folder)
-            except NotFound:
-                return {}
-            for chunk in chunks:
-                copied.write(chunk)
-            copied.seek(0)
-            with tarfile.open(fileobj=copied) as archive:
-                parent = folder.rstrip("/").rsplit("/", 1)[0]
-                return {
-                    f"{parent}/{entry.name}": _member(archive, entry.name).read() for entry in archive if entry.isfile()
-                }
+        yield container
     finally:
-        probe.remove(force=True)
+        container.remove(force=True)
