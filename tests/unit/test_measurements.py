@@ -93,7 +93,8 @@ def test_a_new_measurement_changes_every_figure_derived_from_it() -> None:
 
 def test_folding_replaces_the_runs_measured_again_and_keeps_the_others() -> None:
     committed = {"benchmark": BENCHMARK, "lab_runs": {"classic": RUN, "containerd-1": RUN}}
-    run = {"run": "classic", "date": "2026-12-05", "engine": "27.0", "store": "classic", "cells": {"01-a": [1.0, 2.5]}}
+    facts = {"date": "2026-12-05", "engine": "27.0", "store": "classic", "at_once": "2"}
+    run = {"run": "classic", **facts, "cells": {"01-a": [1.0, 2.5]}}
     folded = measurements.fold(
         committed, {**BENCHMARK, "date": "2026-12-05"}, [run], ["01-a"], lambda lab, cells: {"Step 1": cells[1]}
     )
@@ -103,8 +104,10 @@ def test_folding_replaces_the_runs_measured_again_and_keeps_the_others() -> None
         "date": "2026-12-05",
         "engine": "27.0",
         "store": "classic",
+        "at_once": 2,
         "labs": {"01-a": {"seconds": 3.5, "steps": {"Step 1": 2.5}}},
     }
+    assert measurements.figures({**DATA, **folded})["runs.classic.at_once"] == "2"
 
 
 def test_folding_replaces_a_labs_figures_measured_again_and_keeps_the_others() -> None:

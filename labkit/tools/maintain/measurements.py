@@ -56,7 +56,7 @@ def save(data: Data, path: Path = MEASUREMENTS) -> None:
 
 
 def record_run(name: str, facts: Mapping[str, str], cells: Mapping[str, list[float]], folder: Path = LAB_RUNS) -> Path:
-    """Write one test run's lab times: `facts` (date, engine, store) and each lab's seconds per code cell."""
+    """Write one test run's lab times: `facts` (date, engine, store, labs at once), each lab's seconds per cell."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps({"run": name, **facts, "cells": dict(cells)}, indent=2) + "\n", encoding="utf-8")
@@ -92,6 +92,7 @@ def fold(
             "date": run["date"],
             "engine": run["engine"],
             "store": run["store"],
+            "at_once": int(run.get("at_once", 1)),
             "labs": {lab: _lab_entry(run["cells"][lab], steps_of(lab, run["cells"][lab])) for lab in labs},
         }
     figures = {**committed.get("lab_figures", {}), **(lab_figures or {})}
@@ -156,6 +157,7 @@ def figures(data: Data) -> dict[str, str]:
     for name, run in data["lab_runs"].items():
         found[f"runs.{name}.date"] = run["date"]
         found[f"runs.{name}.engine"] = run["engine"]
+        found[f"runs.{name}.at_once"] = str(run.get("at_once", 1))
         for lab, entry in run["labs"].items():
             found[f"runs.{name}.{lab}"] = seconds(entry["seconds"])
         found[f"runs.{name}.total"] = f"{sum(e['seconds'] for e in run['labs'].values()):.0f} s"
