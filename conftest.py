@@ -60,7 +60,14 @@ def in_ci() -> bool:
 
 
 def _needs_docker(item: pytest.Item) -> bool:
-    return item.path.suffix == ".ipynb" or any(item.get_closest_marker(m) for m in DOCKER_MARKERS)
+    return any(item.get_closest_marker(m) for m in DOCKER_MARKERS)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A notebook's cells run against the engine: marked `docker`, so that `-m` selects them as it
+    selects any engine test (CI runs the engine-free half while the offline world comes up)."""
+    if _is_notebook(item):
+        item.add_marker(pytest.mark.docker)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,9 +78,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected: only the engine tests left decide
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("reverse"):
         items[:] = reversed_order(items)
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller hands out its order
+        items[:] = longest_first(items)
     for item in items:
         if hasattr(item, "output_timeout"):  # nbval offers no public option for it (only the cell timeout)
             item.output_timeout = NBVAL_OUTPUT_TIMEOUT
@@ -101,7 +111,34 @@ class FileScheduling(LoadFileScheduling):  # type: ignore[misc]  # pytest-xdist 
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> FileScheduling | None:
-    return FileScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+    if config.getvalue("dist") != "loadfile":
+        return None
+    config.option.loadscopereorder = False  # by default the biggest files go first; longest_first has ordered them
+    return FileScheduling(config, log)
+
+
+def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The lab runs by their measured length, longest first (each lab's TODO-coverage run counted
+    as half as long again as its notebook), then every other test in its order: a worker that
+    takes a long lab near the end leaves the others idle. Under pytest-xdist the scheduler hands
+    out the files in this order."""
+    seconds = _measured_lab_seconds()
+
+    def estimate(item: pytest.Item) -> float:
+        if _is_notebook(item):
+            return seconds.get(lab_id_of(item.path), 0.0)
+        case = item.nodeid.split("::", 1)[0] in SPLIT_BY_CASE and getattr(item, "callspec", None)
+        return 1.5 * seconds.get(str(case.id), 0.0) if case else 0.0
+
+    return sorted(items, key=lambda item: -estimate(item))  # stable: a file's tests keep their order
+
+
+def _measured_lab_seconds() -> dict[str, float]:
+    """Each lab's wall time in the committed measurements (classic store); none if the file is unreadable."""
+    try:
+        return measurements.lab_seconds(measurements.load(), "classic")
+    except measurements.MeasurementsError:
+        return {}
 
 
 def reversed_order(items: list[pytest.Item]) -> list[pytest.Item]:
@@ -121,7 +158,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     exclusive = item.get_closest_marker("engine_wide") is not None
     key = str(item.path) if _is_notebook(item) else item.nodeid
     if key not in _held:
-        _held[key] = _lock(exclusive)
+        _held[key] = take_engine_lock(exclusive)
     if exclusive:
         os.environ[ENGINE_HELD_ENV] = "1"
     try:
@@ -132,9 +169,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             os.close(_held.pop(key))  # closing the file releases the lock
 
 
-def _lock(exclusive: bool) -> int:
-    descriptor = os.open(os.environ.get(ENGINE_LOCK_ENV, DEFAULT_ENGINE_LOCK), os.O_RDWR | os.O_CREAT, 0o666)
-    fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+def take_engine_lock(exclusive: bool) -> int:
+    """Every test passes a turnstile first, which an engine_wide test holds while it waits: no test
+    starts beside the running ones meanwhile. (Without it, with three workers or more, the shared
+    holds could overlap for ever and the engine_wide test never run.)"""
+    path = os.environ.get(ENGINE_LOCK_ENV, str(DEFAULT_ENGINE_LOCK))
+    turnstile = os.open(f"{path}.turnstile", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    finally:
+        os.close(turnstile)
     return descriptor
 
 
@@ -249,6 +295,11 @@ def record_lab_run(cells: dict[str, defaultdict[int, float]]) -> Path:
     image store, or $COURSE_LAB_RUN when one store runs the labs more than once (CI: containerd-1, -2)."""
     info = client().info()
     kind = "containerd" if store.containerd_store(info) else "classic"
-    facts = {"date": datetime.date.today().isoformat(), "engine": str(client().version()["Version"]), "store": kind}
+    facts = {
+        "date": datetime.date.today().isoformat(),
+        "engine": str(client().version()["Version"]),
+        "store": kind,
+        "at_once": os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"),  # labs run side by side (pytest -n)
+    }
     seconds = {lab: [round(by_cell[index], 2) for index in range(max(by_cell) + 1)] for lab, by_cell in cells.items()}
     return measurements.record_run(os.environ.get(measurements.LAB_RUN_ENV) or kind, facts, seconds)

@@ -4,6 +4,7 @@ keeps a notebook's cells in order, and an engine_wide test runs alone beside a p
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,7 +12,16 @@ from typing import cast
 
 import pytest
 
-from conftest import ANONYMOUS_VOLUME_LABEL, ENGINE_LOCK_ENV, EXPECTED_SKIPS_ENV, SPLIT_BY_CASE, reversed_order
+import conftest
+from conftest import (
+    ANONYMOUS_VOLUME_LABEL,
+    ENGINE_LOCK_ENV,
+    EXPECTED_SKIPS_ENV,
+    SPLIT_BY_CASE,
+    longest_first,
+    reversed_order,
+    take_engine_lock,
+)
 from labkit.docker_access import client
 from tests.helpers import LABELS, ROOT, TEST_LAB
 
@@ -67,6 +77,58 @@ def test_reverse_turns_files_and_tests_around_but_not_a_notebooks_cells() -> Non
 
     items = [item("a.py", "a1"), item("a.py", "a2"), item("lab.ipynb", "cell 0"), item("lab.ipynb", "cell 1")]
     assert [i.name for i in reversed_order(items)] == ["cell 0", "cell 1", "a2", "a1"]
+
+
+def test_under_xdist_the_longest_lab_runs_go_first_and_a_notebooks_cells_stay_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(conftest, "_measured_lab_seconds", lambda: {"01-a": 10.0, "02-b": 30.0})
+
+    def item(path: str, name: str, case: str | None = None) -> pytest.Item:
+        callspec = SimpleNamespace(id=case) if case else None
+        return cast(pytest.Item, SimpleNamespace(path=Path(path), nodeid=f"{path}::{name}", callspec=callspec))
+
+    items = [
+        item("tests/unit/test_x.py", "test_x"),
+        item(SPLIT_BY_CASE[0], "test_todo[01-a]", "01-a"),
+        item("solutions/01-a/lab.ipynb", "Cell 0"),
+        item("solutions/01-a/lab.ipynb", "Cell 1"),
+        item("solutions/02-b/lab.ipynb", "Cell 0"),
+    ]
+    assert [i.nodeid for i in longest_first(items)] == [
+        "solutions/02-b/lab.ipynb::Cell 0",  # 30 s
+        f"{SPLIT_BY_CASE[0]}::test_todo[01-a]",  # 1.5 x 10 s
+        "solutions/01-a/lab.ipynb::Cell 0",  # 10 s
+        "solutions/01-a/lab.ipynb::Cell 1",
+        "tests/unit/test_x.py::test_x",  # not measured: after the labs, in its order
+    ]
+
+
+def test_a_test_that_starts_while_an_engine_wide_one_waits_queues_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else, with three workers, two tests that hold the lock shared in turn could keep it for ever."""
+    monkeypatch.setenv(ENGINE_LOCK_ENV, str(tmp_path / "engine.lock"))
+    took: list[str] = []
+
+    def take(name: str, exclusive: bool) -> threading.Thread:
+        def run() -> None:
+            held = take_engine_lock(exclusive)
+            took.append(name)
+            os.close(held)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.5)
+        return thread
+
+    running = take_engine_lock(False)
+    waiting = [take("engine-wide", True), take("later", False)]
+    assert took == [], "the engine-wide test waits for the running one, the later test behind it"
+    os.close(running)
+    for thread in waiting:
+        thread.join(timeout=10)
+    assert took == ["engine-wide", "later"]
 
 
 RECORD_WORKER = """\
