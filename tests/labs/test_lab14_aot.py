@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog
+from labkit import CheckFailed, catalog, names
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "14-aot" / "lab.ipynb"
@@ -14,6 +14,21 @@ LAB_ID = "test-lab14"
 pytestmark = pytest.mark.docker
 IL2026 = "Program.cs(30,19): warning IL2026: Using member 'System.Text.Json.JsonSerializer.Serialize<TValue>'\n"
 IL3050 = "Program.cs(30,19): warning IL3050: Using member 'System.Text.Json.JsonSerializer.Serialize<TValue>'\n"
+
+
+SEMVER = re.compile(  # semver.org's pattern: NuGet refuses any other version
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def test_the_version_a_run_publishes_is_semver_whatever_its_random_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run id of digits only with a leading zero once made `1.0.0-run.064903`, which `dotnet publish` refuses."""
+    for run_id in ("064903", "123456", "0a1b2c"):
+        monkeypatch.setattr(names, "run_id", lambda run_id=run_id: run_id)
+        version = check_cells.setup(NOTEBOOK, LAB_ID)["VERSION"]
+        assert run_id in version and SEMVER.match(version), version
 
 
 def _image(factory: pytest.TempPathFactory, base_key: str, files: dict[str, str], last_line: str = "") -> str:
