@@ -43,7 +43,8 @@ _cell_seconds: defaultdict[str, defaultdict[int, float]] = defaultdict(lambda: d
 _failed_labs: set[str] = set()
 _anonymous_at_start: set[str] | None = None  # the engine's unused anonymous volumes as the run began
 ANONYMOUS_VOLUME_LABEL = "com.docker.volume.anonymous"  # Docker 24+ labels the volumes a VOLUME line makes
-_held: dict[str, int] = {}  # the lock's file descriptor, by the test file that holds it
+_held: dict[str, int] = {}  # the engine lock's file descriptor, by the test (a notebook: its file) holding it
+_held_by_file: dict[Path, int] = {}  # what a `holds` mark took, by the test file
 
 # Every test, notebook and `python -m labkit` run below reads the shipped release snapshot: results
 # must not depend on the network (the live file is what `labkit tags` and the learner read).
@@ -152,7 +153,9 @@ def _is_notebook(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
-    """Parallel runs (pytest -n) share one engine: an engine_wide test waits until it runs alone."""
+    """Parallel runs (pytest -n) share one engine: an engine_wide test waits until it runs alone, and
+    the test files that hold one thing (`holds("classroom")`) run one after another."""
+    _hold_for_the_file(item)
     if os.environ.get(ENGINE_HELD_ENV) == "1" or not _needs_docker(item):
         return (yield)
     exclusive = item.get_closest_marker("engine_wide") is not None
@@ -169,19 +172,38 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             os.close(_held.pop(key))  # closing the file releases the lock
 
 
+def _hold_for_the_file(item: pytest.Item) -> None:
+    """Take what the item's `holds` mark names, until this process goes on to another file (a module
+    fixture keeps the thing between the file's tests: the classroom test's served registry). Taken
+    before the engine lock, so that a file waiting for it holds nothing an engine_wide test waits for."""
+    for path in [path for path in _held_by_file if path != item.path]:
+        os.close(_held_by_file.pop(path))
+    held = item.get_closest_marker("holds")
+    if held is not None and item.path not in _held_by_file:
+        _held_by_file[item.path] = take_lock(f"{_engine_lock_path()}.{held.args[0]}", exclusive=True)
+
+
 def take_engine_lock(exclusive: bool) -> int:
     """Every test passes a turnstile first, which an engine_wide test holds while it waits: no test
     starts beside the running ones meanwhile. (Without it, with three workers or more, the shared
     holds could overlap for ever and the engine_wide test never run.)"""
-    path = os.environ.get(ENGINE_LOCK_ENV, str(DEFAULT_ENGINE_LOCK))
-    turnstile = os.open(f"{path}.turnstile", os.O_RDWR | os.O_CREAT, 0o666)
+    path = _engine_lock_path()
+    turnstile = take_lock(f"{path}.turnstile", exclusive=True)
     try:
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        return take_lock(path, exclusive)
     finally:
         os.close(turnstile)
+
+
+def take_lock(path: str, exclusive: bool) -> int:
+    """The lock file at `path`, locked; closing the descriptor releases it."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
     return descriptor
+
+
+def _engine_lock_path() -> str:
+    return os.environ.get(ENGINE_LOCK_ENV, str(DEFAULT_ENGINE_LOCK))
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:

@@ -25,8 +25,7 @@ from labkit.tools.classroom import room
 from tests import helpers
 from tests.helpers import ROOT, TEST_LAB, catalog_file
 
-# engine_wide: the join test takes the course images' names away, and lab 01 runs here under its own id.
-pytestmark = [pytest.mark.offline_world, pytest.mark.docker, pytest.mark.engine_wide]
+pytestmark = [pytest.mark.offline_world, pytest.mark.docker, pytest.mark.holds("classroom")]
 
 INSTRUCTOR = "127.0.0.2"
 
@@ -112,6 +111,7 @@ def test_a_push_from_the_room_is_refused(served: subprocess.CompletedProcess[str
     assert status.returncode == 0 and f"--expect {fingerprint(served)}" in status.stdout
 
 
+@pytest.mark.engine_wide  # it takes the course images' names away, and lab 01 runs here under its own id
 def test_join_names_every_image_and_lab_01_runs(
     served: subprocess.CompletedProcess[str], names_taken_away: dict[str, str]
 ) -> None:

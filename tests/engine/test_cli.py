@@ -157,7 +157,7 @@ def test_clean_refuses_a_lab_id_a_notebook_refuses_in_one_line() -> None:
 
 
 @docker
-@pytest.mark.engine_wide  # `classroom serve` elsewhere would take this container for the room's registry
+@pytest.mark.holds("classroom")  # `classroom serve` elsewhere would take this container for the room's registry
 def test_clean_keeps_a_running_classroom_registry_unless_asked_for_it_by_name(
     busybox: str, start_container: StartContainer
 ) -> None:

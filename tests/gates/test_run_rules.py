@@ -192,6 +192,45 @@ def test_a_test_started_beside_an_engine_wide_one_waits_until_it_is_done(tmp_pat
     assert started >= ended, outputs
 
 
+HOLDS = """\
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.holds("room")]
+
+
+def record(what):
+    with (Path(__file__).parent / "times.txt").open("a") as times:
+        times.write(f"{__name__} {what} {time.monotonic()}\\n")
+
+
+def test_first():
+    record("starts")
+    time.sleep(1)
+
+
+def test_second():
+    time.sleep(1)
+    record("ends")
+"""
+
+
+@pytest.mark.docker  # only Docker tests take the locks (the probe's skip without an engine)
+def test_two_files_that_hold_the_same_thing_run_one_after_the_other(tmp_path: Path) -> None:
+    """Each from its first test to its last: the classroom test's room stays served between its tests."""
+    for name in ("test_a", "test_b"):
+        (tmp_path / f"{name}.py").write_text(HOLDS)
+    lock = {ENGINE_LOCK_ENV: str(tmp_path / "engine.lock")}
+    output = finished(probe_run(tmp_path, "-n", "2", "--dist", "loadfile", "-p", "no:warnings", **lock))
+    assert "4 passed" in output, output
+    records = [line.split() for line in (tmp_path / "times.txt").read_text().splitlines()]
+    times = {(module, what): float(at) for module, what, at in records}
+    first, second = sorted(("test_a", "test_b"), key=lambda name: times[name, "starts"])
+    assert times[second, "starts"] >= times[first, "ends"], times
+
+
 LEAKS = """\
 import docker
 
