@@ -155,29 +155,32 @@ def _is_notebook(item: pytest.Item) -> bool:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     """Parallel runs (pytest -n) share one engine: an engine_wide test waits until it runs alone, and
     the test files that hold one thing (`holds("classroom")`) run one after another."""
+    last_of_file = nextitem is None or nextitem.path != item.path
     _hold_for_the_file(item)
-    if os.environ.get(ENGINE_HELD_ENV) == "1" or not _needs_docker(item):
-        return (yield)
-    exclusive = item.get_closest_marker("engine_wide") is not None
-    key = str(item.path) if _is_notebook(item) else item.nodeid
-    if key not in _held:
-        _held[key] = take_engine_lock(exclusive)
-    if exclusive:
-        os.environ[ENGINE_HELD_ENV] = "1"
     try:
-        return (yield)
+        if os.environ.get(ENGINE_HELD_ENV) == "1" or not _needs_docker(item):
+            return (yield)
+        exclusive = item.get_closest_marker("engine_wide") is not None
+        key = str(item.path) if _is_notebook(item) else item.nodeid
+        if key not in _held:
+            _held[key] = take_engine_lock(exclusive)
+        if exclusive:
+            os.environ[ENGINE_HELD_ENV] = "1"
+        try:
+            return (yield)
+        finally:
+            os.environ.pop(ENGINE_HELD_ENV, None)
+            if not (_is_notebook(item) and not last_of_file):
+                os.close(_held.pop(key))  # closing the file releases the lock
     finally:
-        os.environ.pop(ENGINE_HELD_ENV, None)
-        if not (_is_notebook(item) and nextitem is not None and nextitem.path == item.path):
-            os.close(_held.pop(key))  # closing the file releases the lock
+        if last_of_file and item.path in _held_by_file:
+            os.close(_held_by_file.pop(item.path))
 
 
 def _hold_for_the_file(item: pytest.Item) -> None:
-    """Take what the item's `holds` mark names, until this process goes on to another file (a module
-    fixture keeps the thing between the file's tests: the classroom test's served registry). Taken
-    before the engine lock, so that a file waiting for it holds nothing an engine_wide test waits for."""
-    for path in [path for path in _held_by_file if path != item.path]:
-        os.close(_held_by_file.pop(path))
+    """Take what the item's `holds` mark names, for the rest of its file (a module fixture keeps the
+    thing between the file's tests: the classroom test's served registry). Taken before the engine
+    lock, so that a file waiting for it holds nothing an engine_wide test waits for."""
     held = item.get_closest_marker("holds")
     if held is not None and item.path not in _held_by_file:
         _held_by_file[item.path] = take_lock(f"{_engine_lock_path()}.{held.args[0]}", exclusive=True)
