@@ -1,9 +1,11 @@
 """labkit.run: echo the command, stream its output, return it, raise when it fails."""
 
 import _thread
+import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,18 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a Jupyter kernel, even where this run inherited it
+    ignored (a background job of a shell without job control): interrupt_main does nothing then."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("interruptible")
 def test_an_interrupt_stops_the_command_too(tmp_path: Path) -> None:
     """Jupyter's "Interrupt kernel" raises KeyboardInterrupt in run(); the command must not live on."""
     pid_file = tmp_path / "pid"
