@@ -254,6 +254,7 @@ def test_the_token_service_refuses_a_request_without_the_service() -> None:
     assert refused.status == 400
 
 
+@pytest.mark.engine_wide  # it takes docker/dockerfile:1 away, which every other build's syntax line needs
 def test_buildkit_gets_docker_hub_tokens_for_its_frontend_and_its_from_line(tmp_path: Path) -> None:
     """BuildKit's client fetches them itself (its default), trusting the machine's CAs, as it trusts
     the real auth.docker.io. `--pull` and the frontend's tag taken away first make both come from
