@@ -24,10 +24,10 @@ from offline_world.machine import (
 from offline_world.preflight import DebianMirrors, DotnetInstall, Refused, preflight
 from offline_world.standins import (
     archive,
-    build,
+    build_all,
     dotnet_tag,
     push,
-    recipe_hash,
+    recipe_hashes,
     remove_if_untagged,
     standins,
 )
@@ -77,8 +77,7 @@ def bring_up(install: DotnetInstall, mirrors: DebianMirrors) -> Path:
         database_base = ensure_base(mirrors, DATABASE_SUITE)
     with times.part("stand-in images"):
         images = standins(install, BASE_IMAGE, registry.registry_version(), archive(base_image(DATABASE_SUITE)))
-        recipe = recipe_hash(images, f"{base} {database_base}")
-        built = [(standin, *build(standin, recipe)) for standin in images]
+        built = build_all(images, recipe_hashes(images, f"{base} {database_base}"))
         for _, _, replaced in reversed(built):  # top of the stack first: a base goes once its children have
             if replaced is not None:
                 remove_if_untagged(replaced)

@@ -7,7 +7,9 @@ so the next `up` rebuilds and pushes.
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,6 +26,7 @@ POWERSHELL = "7.6.9"  # the PowerShell global tool in the sdk image: the NuGet f
 # Docker Hub's docker/dockerfile tags that BuildKit 0.13's Dockerfile frontend (Debian's docker.io 26) answers to
 DOCKERFILE_FRONTEND = ("1", "1.7", "latest")
 EXTRA_CA = Path("/usr/local/share/ca-certificates")
+BUILDS_AT_ONCE = 3  # stand-in builds side by side: most of a build waits on the archive, the disk or the engine
 # The release tools of lab 11, on ghcr.io: recipe name -> (repository, Debian package, build argument)
 TOOLS = {
     "cosign": ("sigstore/cosign/cosign", "cosign", "COSIGN_VERSION"),
@@ -225,12 +228,51 @@ def registry_tags(version: str) -> tuple[str, ...]:
     return (major, f"{major}.{minor}", version)
 
 
-def recipe_hash(images: Sequence[Standin], base: str) -> str:
-    """What the stand-ins are made of (recipe files, versions, tags, payload, base image id):
-    a change in any of these rebuilds them."""
-    files = [path for path in RECIPE.rglob("*") if path.is_file()]
+def parent(standin: Standin, images: Sequence[Standin]) -> Standin | None:
+    """The stand-in `standin` is built FROM (its REPO and TAG build arguments); None: FROM a Debian base."""
+    if "REPO" not in standin.args:
+        return None
+    wanted = f"{standin.args['REPO']}:{standin.args['TAG']}"
+    return next(image for image in images if wanted in (image.ref(tag) for tag in image.tags))
+
+
+def recipe_hashes(images: Sequence[Standin], bases: str) -> list[str]:
+    """What each stand-in is made of: its recipe folder, its tags, arguments and payload, the Debian
+    bases' ids, the machine's extra CAs, and the hash of the stand-in below it. A change rebuilds that
+    image and those built FROM it, and no other."""
     trusted = [path.read_text(errors="replace") for path, _ in extra_ca()]  # a renewed CA rebuilds too
-    return recipe_digest(files, base, *(repr(standin) for standin in images), *trusted)
+    hashes: dict[str, str] = {}
+    for standin in images:  # bottom up: the image below comes first
+        below = parent(standin, images)
+        files = [path for path in (RECIPE / standin.recipe).rglob("*") if path.is_file()]
+        below_hash = "" if below is None else hashes[below.ref()]
+        hashes[standin.ref()] = recipe_digest(files, bases, repr(standin), below_hash, *trusted)
+    return [hashes[standin.ref()] for standin in images]
+
+
+def build_all(images: Sequence[Standin], recipes: Sequence[str]) -> list[tuple[Standin, str, str | None]]:
+    """`build` every stand-in, BUILDS_AT_ONCE at a time, each as soon as the one below it is built: on a
+    bare machine the Dockerfile frontend's Go build, postgres's and the tools' apt installs and the .NET
+    stack overlap instead of queueing. Returns (stand-in, its id, the id it replaced) in `images` order."""
+    above: dict[int, list[int]] = {index: [] for index in range(len(images))}
+    roots: list[int] = []
+    for index, standin in enumerate(images):
+        below = parent(standin, images)
+        (roots if below is None else above[images.index(below)]).append(index)
+    done: dict[int, tuple[str, str | None]] = {}
+    with ThreadPoolExecutor(BUILDS_AT_ONCE) as pool:
+        pending = {pool.submit(build, images[index], recipes[index]): index for index in roots}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = pending.pop(future)
+                try:
+                    done[index] = future.result()
+                except BaseException:
+                    pool.shutdown(cancel_futures=True)
+                    raise
+                pending |= {pool.submit(build, images[child], recipes[child]): child for child in above[index]}
+    return [(standin, *done[index]) for index, standin in enumerate(images)]
 
 
 def build(standin: Standin, recipe: str) -> tuple[str, str | None]:
@@ -243,6 +285,7 @@ def build(standin: Standin, recipe: str) -> tuple[str, str | None]:
         replaced = None if image is None else str(image.id)
         context = _stage(standin)
         say(f"building {standin.ref()}")
+        started = time.monotonic()
         # host network: apt reaches the archive as the host does (checked in preflight), NAT or not
         command = ["build", "--network", "host", "--progress=plain"]
         command += ["--label", f"{LABEL}=standin", "--label", f"{RECIPE_LABEL}={recipe}"]
@@ -252,8 +295,9 @@ def build(standin: Standin, recipe: str) -> tuple[str, str | None]:
             command += ["--build-arg", f"{key}={value}"]
         for tag in standin.tags:
             command += ["-t", standin.ref(tag)]
-        docker([*command, str(context)], timeout=1800)
+        docker([*command, str(context)], quiet=True, timeout=1800)  # builds run side by side: a failure shows its tail
         shutil.rmtree(context)
+        say(f"built {standin.ref()} in {time.monotonic() - started:.0f} s")
         image = find_image(standin.ref())
     assert image is not None
     for tag in standin.tags[1:]:
