@@ -21,6 +21,7 @@ from docker.models.containers import Container
 
 from labkit import catalog, names, run
 from labkit.docker_access import client
+from labkit.engine import image_info
 from offline_world.machine import SWITCH
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: tests/<kind>/ modules take it from here
@@ -167,12 +168,11 @@ def labkit(
     )
 
 
-def engine_tags(docker_client: docker.DockerClient) -> list[str]:
+def engine_tags() -> list[str]:
     """Every image tag on the engine, from one listing. (`images.list()` inspects each image after listing
-    them, so an image another test removes in between fails it: tests run two at a time.)"""
-    return [
-        tag for summary in docker_client.api.images() for tag in summary.get("RepoTags") or [] if tag != "<none>:<none>"
-    ]
+    them, so an image another test removes in between fails it: tests run three at a time.)"""
+    tags = (tag for summary in image_info.summaries() for tag in summary.get("RepoTags") or [])
+    return [tag for tag in tags if tag != "<none>:<none>"]
 
 
 def output_of(image: str, command: list[str], **options: Any) -> str:

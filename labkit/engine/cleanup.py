@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
+from labkit.engine import image_info
 from labkit.errors import DockerUnavailable
 from labkit.names import CLASSROOM_LAB, LABEL_KEY, check_lab_id
 
@@ -41,7 +42,7 @@ def find(lab_id: str | None = None) -> list[Resource]:
     ]
     found += [
         Resource("image", i["Id"], _image_name(i), (i.get("Labels") or {}).get(LABEL_KEY, ""))
-        for i in docker.api.images(filters=flt)
+        for i in image_info.summaries(flt)
     ]
     found += [
         Resource("network", n.id, n.name, (n.attrs.get("Labels") or {}).get(LABEL_KEY, ""))

@@ -16,6 +16,7 @@ from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
 from labkit.errors import InvalidName, LabError
+from labkit.waiting import wait_until
 
 MB = 1_000_000  # as `docker image ls` counts
 
@@ -38,6 +39,25 @@ def inspect(ref: str) -> dict[str, Any]:
             raise InvalidName(f"{ref!r} is not a valid image reference: names are lower-case, e.g. `app:1`.") from exc
         raise
     return info
+
+
+def summaries(filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """`docker image ls` as the API answers it: one call, so nothing removed meanwhile turns up half-listed.
+
+    Under the containerd store, Docker 26 answers 404 "failed to calculate size of image" when an
+    image goes while it adds up the sizes (another notebook's cleanup, a `docker rmi`); the
+    listing is asked again then, until it answers (10 s at most)."""
+    return wait_until(lambda: _summaries_unless_one_vanished(filters), timeout=10, what="a listing of the images")
+
+
+def _summaries_unless_one_vanished(filters: dict[str, str] | None) -> list[dict[str, Any]] | None:
+    try:
+        found: list[dict[str, Any]] = client().api.images(filters=filters)
+    except NotFound as exc:
+        if "failed to calculate size" in str(exc):
+            return None
+        raise
+    return found
 
 
 def exists(ref: str) -> bool:

@@ -292,4 +292,4 @@ def test_join_refuses_a_registry_serving_a_tampered_image_and_renames_nothing(
     assert f"The registry at {address} does not serve what the instructor served" in message
     assert f"not {expect}. Nothing was pulled or renamed" in message
     assert docker_client.images.get(ref).id == here_before
-    assert not [tag for tag in engine_tags(docker_client) if tag.startswith(address)]
+    assert not [tag for tag in engine_tags() if tag.startswith(address)]

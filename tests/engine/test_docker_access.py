@@ -153,7 +153,7 @@ def engine_socket(docker_client: docker.DockerClient) -> Path:
 @pytest.fixture
 def present(docker_client: docker.DockerClient) -> str:
     """A tag already on the engine (the test pulls and builds nothing), one no other test removes."""
-    tags = [tag for tag in engine_tags(docker_client) if tag in {entry.ref for entry in catalog.images()}]
+    tags = [tag for tag in engine_tags() if tag in {entry.ref for entry in catalog.images()}]
     if not tags:
         pytest.skip("no tagged image on this engine")
     return str(tags[0])
