@@ -254,18 +254,21 @@ def test_the_token_service_refuses_a_request_without_the_service() -> None:
     assert refused.status == 400
 
 
-@pytest.mark.engine_wide  # it takes docker/dockerfile:1 away, which every other build's syntax line needs
+# A frontend tag no other build names: taking it away leaves the image under its other tags, for them.
+FRONTEND_OF_THIS_TEST = "docker/dockerfile:1.7"
+
+
 def test_buildkit_gets_docker_hub_tokens_for_its_frontend_and_its_from_line(tmp_path: Path) -> None:
     """BuildKit's client fetches them itself (its default), trusting the machine's CAs, as it trusts
     the real auth.docker.io. `--pull` and the frontend's tag taken away first make both come from
     the registry, not from the local image store (a token the engine still holds may be reused)."""
     (tmp_path / "Dockerfile").write_text(
-        "# syntax=docker/dockerfile:1\nFROM postgres:17\nRUN --mount=type=tmpfs,target=/scratch touch /scratch/x\n"
+        f"# syntax={FRONTEND_OF_THIS_TEST}\nFROM postgres:17\nRUN --mount=type=tmpfs,target=/scratch touch /scratch/x\n"
     )
     tag = f"{TEST_LAB}/offline-hub-token:{os.getpid()}"
-    run(f"{WORLD_DOCKER} rmi docker/dockerfile:1", quiet=True)
+    run(f"{WORLD_DOCKER} rmi {FRONTEND_OF_THIS_TEST}", quiet=True)
     try:
         run(f"{WORLD_DOCKER} build --pull --no-cache {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
     finally:
-        run(f"{WORLD_DOCKER} pull -q docker/dockerfile:1", quiet=True)
+        run(f"{WORLD_DOCKER} pull -q {FRONTEND_OF_THIS_TEST}", quiet=True)
     run(f"{WORLD_DOCKER} rmi {tag}", quiet=True)
