@@ -18,6 +18,7 @@ An entry that no TODO of the run matches fails the test, so the table cannot out
 import os
 import re
 import shutil
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -353,8 +354,8 @@ def _judge(lab_id: str, stops: list[Stop], say: Callable[[str], None]) -> tuple[
         hows[how] += 1
         said = f"{stop.key[:60]!r} ({stop.where}, {stop.seconds:.0f} s): {verdict}"
         say(f"  {said}")
-        if how == "missed":
-            problems.append(said)
+        if how == "missed":  # with the whole error: a maintainer reads the cause in the CI log
+            problems.append(said if stop.error is None else f"{said}\n{textwrap.indent(stop.error[1], '      ')}")
         if entry:
             used.add(entry)
     for entry in sorted(entry for entry in OTHER_ERRORS if entry[0] == lab_id):
