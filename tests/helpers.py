@@ -170,7 +170,7 @@ def labkit(
 
 def engine_tags() -> list[str]:
     """Every image tag on the engine, from one listing. (`images.list()` inspects each image after listing
-    them, so an image another test removes in between fails it: tests run three at a time.)"""
+    them, so an image another test removes in between fails it: tests run side by side.)"""
     tags = (tag for summary in image_info.summaries() for tag in summary.get("RepoTags") or [])
     return [tag for tag in tags if tag != "<none>:<none>"]
 
