@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import CommandFailed
+from labkit.waiting import TimedOut, wait_until
 
 DEFAULT_TIMEOUT = 900.0
 DETACHED_TIMEOUT = 60.0  # `docker run -d` comes back at once; a server started without -d never does
@@ -40,6 +41,8 @@ _STOPPED = (  # what Compose says when a service's container stops or fails its 
 )
 # "Erase in line", which some tools write before each line even when their output is not a terminal
 # (`docker compose logs --no-color` up to at least 2.26): it holds no text, and a notebook shows it as junk.
+# Docker 26's answer to a listing of the images when one went away meanwhile (containerd image store)
+_IMAGE_GONE_WHILE_LISTED = re.compile(r"failed to (retrieve image list|calculate size of image)")
 _ERASE_LINE = re.compile(r"\x1b\[[0-2]?K")
 _NUGET_UNAUTHORIZED = re.compile(r"\bNU1301\b.*\b40[13] \((Unauthorized|Forbidden)\)")
 NUGET_UNAUTHORIZED_ADVICE = (
@@ -108,10 +111,43 @@ def run(
     if not quiet:
         _emit(f"$ {text}\n")
     merged_env = {**os.environ, **(env or {})}
+    returncode, output = _run_once(text, cwd, merged_env, timeout, quiet)
+    if returncode != 0 and _IMAGE_GONE_WHILE_LISTED.search(output):
+        returncode, output = _listed_again(text, cwd, merged_env, timeout, quiet)
+    if record:
+        RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
+    if returncode != 0 and (check or returncode is None):
+        raise CommandFailed(text, returncode, tail(output), _advice(output, returncode, expect_detached))
+    return Output(output)
+
+
+def _listed_again(
+    text: str, cwd: str | Path | None, env: Mapping[str, str], timeout: float, quiet: bool
+) -> tuple[int | None, str]:
+    """Docker 26 under the containerd image store fails a listing of the images (`docker image ls`,
+    `docker system df`) when another command removes one of them meanwhile: another notebook's
+    cleanup, say. A listing changes nothing, so it is asked again until it answers (10 s at most)."""
+    if not quiet:
+        _emit("(An image went away while Docker listed them: asking again.)\n")
+    last: list[tuple[int | None, str]] = []
+
+    def answered() -> tuple[int | None, str] | None:
+        last.append(_run_once(text, cwd, env, timeout, quiet))
+        return None if last[-1][0] != 0 and _IMAGE_GONE_WHILE_LISTED.search(last[-1][1]) else last[-1]
+
+    with contextlib.suppress(TimedOut):
+        return wait_until(answered, timeout=10, interval=0.5, what=f"`{text}`")
+    return last[-1]
+
+
+def _run_once(
+    text: str, cwd: str | Path | None, env: Mapping[str, str], timeout: float, quiet: bool
+) -> tuple[int | None, str]:
+    """Run `text` through bash, streaming its output; its exit code (None: timed out) and output."""
     proc = subprocess.Popen(
         ["bash", "-o", "pipefail", "-c", text],
         cwd=cwd,
-        env=merged_env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -131,12 +167,7 @@ def run(
         _stop_group(proc)
         raise
     reader.join(timeout=5)
-    output = "".join(lines)
-    if record:
-        RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
-    if returncode != 0 and (check or returncode is None):
-        raise CommandFailed(text, returncode, tail(output), _advice(output, returncode, expect_detached))
-    return Output(output)
+    return returncode, "".join(lines)
 
 
 def mark() -> Ran | None:

@@ -117,3 +117,25 @@ def test_an_interrupt_stops_the_command_too(tmp_path: Path) -> None:
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
+
+
+GONE = "Error response from daemon: failed to retrieve image list: content digest sha256:a5e9: not found"
+
+
+def _fails_first(tmp_path: Path, message: str) -> str:
+    """A command that prints `message` and fails the first time it runs, then answers; it counts its runs."""
+    runs = tmp_path / "runs"
+    return f"echo x >> {runs}; if [ $(wc -l < {runs}) -gt 1 ]; then echo listed; else echo '{message}' >&2; exit 1; fi"
+
+
+def test_a_listing_that_lost_an_image_midway_is_asked_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(_fails_first(tmp_path, GONE)).endswith("listed\n")
+    assert "asking again" in capsys.readouterr().out
+    assert (tmp_path / "runs").read_text().count("x") == 2
+    assert shell.RAN[-1].returncode == 0
+
+
+def test_any_other_failure_runs_once(tmp_path: Path) -> None:
+    with pytest.raises(CommandFailed, match="content digest"):
+        run(_fails_first(tmp_path, "content digest sha256:a5e9: not found"), quiet=True)
+    assert (tmp_path / "runs").read_text().count("x") == 1
