@@ -39,10 +39,11 @@ _STOPPED = (  # what Compose says when a service's container stops or fails its 
         'compose.yaml `"127.0.0.1::8080"`)',
     ),
 )
+# Docker 26's answer to a listing of the images when one went away meanwhile (containerd image store):
+# the CLI's and the API's (labkit.engine.image_info.summaries).
+IMAGE_GONE_WHILE_LISTED = re.compile(r"failed to (retrieve image list|calculate size of image)")
 # "Erase in line", which some tools write before each line even when their output is not a terminal
 # (`docker compose logs --no-color` up to at least 2.26): it holds no text, and a notebook shows it as junk.
-# Docker 26's answer to a listing of the images when one went away meanwhile (containerd image store)
-_IMAGE_GONE_WHILE_LISTED = re.compile(r"failed to (retrieve image list|calculate size of image)")
 _ERASE_LINE = re.compile(r"\x1b\[[0-2]?K")
 _NUGET_UNAUTHORIZED = re.compile(r"\bNU1301\b.*\b40[13] \((Unauthorized|Forbidden)\)")
 NUGET_UNAUTHORIZED_ADVICE = (
@@ -112,7 +113,7 @@ def run(
         _emit(f"$ {text}\n")
     merged_env = {**os.environ, **(env or {})}
     returncode, output = _run_once(text, cwd, merged_env, timeout, quiet)
-    if returncode != 0 and _IMAGE_GONE_WHILE_LISTED.search(output):
+    if returncode != 0 and IMAGE_GONE_WHILE_LISTED.search(output):
         returncode, output = _listed_again(text, cwd, merged_env, timeout, quiet)
     if record:
         RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
@@ -133,7 +134,7 @@ def _listed_again(
 
     def answered() -> tuple[int | None, str] | None:
         last.append(_run_once(text, cwd, env, timeout, quiet))
-        return None if last[-1][0] != 0 and _IMAGE_GONE_WHILE_LISTED.search(last[-1][1]) else last[-1]
+        return None if last[-1][0] != 0 and IMAGE_GONE_WHILE_LISTED.search(last[-1][1]) else last[-1]
 
     with contextlib.suppress(TimedOut):
         return wait_until(answered, timeout=10, interval=0.5, what=f"`{text}`")
