@@ -133,12 +133,14 @@ def test_cache_check_fails_when_restore_runs_again(namespace: dict[str, Any], bu
 
 
 @pytest.mark.docker
-def test_cache_check_fails_when_the_rebuild_is_slower(namespace: dict[str, Any], built: Callable[[], str]) -> None:
+def test_cache_check_passes_a_slower_rebuild_that_took_restore_from_the_cache(
+    namespace: dict[str, Any], built: Callable[[], str]
+) -> None:
+    """A busy machine can slow any one build: the history decides, the timings are only shown."""
     api = built()
     started = time.time() - 1
     time.sleep(1.1)
-    with pytest.raises(CheckFailed, match="the machine was busy"):
-        _step5(namespace, cold_seconds=[5.0, 5.0], cold_started=started, rebuild=9.0, COLD=built(), API=api)
+    _step5(namespace, cold_seconds=[5.0, 5.0], cold_started=started, rebuild=9.0, COLD=built(), API=api)
 
 
 @pytest.mark.docker
