@@ -24,8 +24,8 @@ from labkit.engine import cleanup, store
 from labkit.tools.maintain import measurements
 
 DOCKER_MARKERS = ("docker", "offline_world")
-# Each case of these runs a whole lab on its own (each lab's TODO-coverage run): under `-n 2` they
-# spread over the workers instead of queueing on one.
+# Each case of these runs a whole lab on its own (the TODO-coverage runs, whose ids start with the
+# lab's id, e.g. `14-aot:Dockerfile`): under `-n 2` they spread over the workers instead of queueing on one.
 SPLIT_BY_CASE = ("tests/labs/test_todo_coverage.py",)
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
 
@@ -119,7 +119,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> FileScheduli
 
 
 def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
-    """The lab runs by their measured length, longest first (each lab's TODO-coverage run counted
+    """The lab runs by their measured length, longest first (a TODO-coverage run of a lab counted
     as half as long again as its notebook), then every other test in its order: a worker that
     takes a long lab near the end leaves the others idle. Under pytest-xdist the scheduler hands
     out the files in this order."""
@@ -129,7 +129,7 @@ def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
         if _is_notebook(item):
             return seconds.get(lab_id_of(item.path), 0.0)
         case = item.nodeid.split("::", 1)[0] in SPLIT_BY_CASE and getattr(item, "callspec", None)
-        return 1.5 * seconds.get(str(case.id), 0.0) if case else 0.0
+        return 1.5 * seconds.get(str(case.id).split(":", 1)[0], 0.0) if case else 0.0
 
     return sorted(items, key=lambda item: -estimate(item))  # stable: a file's tests keep their order
 

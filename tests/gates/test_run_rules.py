@@ -91,6 +91,7 @@ def test_under_xdist_the_longest_lab_runs_go_first_and_a_notebooks_cells_stay_in
     items = [
         item("tests/unit/test_x.py", "test_x"),
         item(SPLIT_BY_CASE[0], "test_todo[01-a]", "01-a"),
+        item(SPLIT_BY_CASE[0], "test_todo[01-a:Dockerfile]", "01-a:Dockerfile"),
         item("solutions/01-a/lab.ipynb", "Cell 0"),
         item("solutions/01-a/lab.ipynb", "Cell 1"),
         item("solutions/02-b/lab.ipynb", "Cell 0"),
@@ -98,6 +99,7 @@ def test_under_xdist_the_longest_lab_runs_go_first_and_a_notebooks_cells_stay_in
     assert [i.nodeid for i in longest_first(items)] == [
         "solutions/02-b/lab.ipynb::Cell 0",  # 30 s
         f"{SPLIT_BY_CASE[0]}::test_todo[01-a]",  # 1.5 x 10 s
+        f"{SPLIT_BY_CASE[0]}::test_todo[01-a:Dockerfile]",  # the same lab's run of one file
         "solutions/01-a/lab.ipynb::Cell 0",  # 10 s
         "solutions/01-a/lab.ipynb::Cell 1",
         "tests/unit/test_x.py::test_x",  # not measured: after the labs, in its order
