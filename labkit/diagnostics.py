@@ -1,8 +1,13 @@
 """What the .NET diagnostics tools leave behind, read for the checks: a counters file, a trace, a
 dump and its heap statistics; and how a container's last stop went, from the engine's events."""
 
+import contextlib
 import json
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +23,10 @@ ELF_CORE = 4  # e_type of a core file: what createdump writes on Linux
 # A line of `dumpheap -stat`: method table, count, total size, type name (counts with thousands separators).
 _HEAP_STAT_LINE = re.compile(r"^\s*[0-9a-fA-F]{8,16}\s+([\d,]+)\s+([\d,]+)\s+(\S.*?)\s*$", re.MULTILINE)
 SIGTERM, SIGKILL = "15", "9"
+STOP_EVENTS = ("kill", "die")
+DIE_EVENT_WAIT = 10  # seconds: the engine publishes the die event a moment after `docker stop` returns
+# The kill and die events stop_events() read as they came, by container id.
+_recorded: dict[str, list[dict[str, Any]]] = {}
 
 
 class NotReadable(LabError):
@@ -99,17 +108,47 @@ class Stop:
         return SIGKILL in self.signals
 
 
+@contextmanager
+def stop_events(name: str) -> Iterator[None]:
+    """Keep the engine's kill and die events of the container `name` as they come, while the block
+    stops it, for last_stop. Asked later, the engine replays only its last 256 events, which other
+    containers' events (healthchecks, other labs) can push out within a minute."""
+    container_id = containers.get(name).id
+    stream = client().events(
+        since=int(time.time()), filters={"container": container_id, "event": list(STOP_EVENTS)}, decode=True
+    )
+    events: list[dict[str, Any]] = []
+
+    def read() -> None:
+        with contextlib.suppress(Exception):  # the stream closed under it: no die event came in time
+            for event in stream:
+                events.append(event)
+                if event.get("Action") == "die":
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        reader.join(timeout=DIE_EVENT_WAIT)
+        stream.close()
+        _recorded[container_id] = events
+
+
 def last_stop(name: str) -> Stop | None:
     """How the container `name` last stopped, from the engine's kill and die events (None: it is
-    running, or it ended without a signal)."""
+    running, or it ended without a signal): those stop_events kept, else those the engine still holds."""
     container = containers.get(name)
     state = container.attrs["State"]
     if state["Running"] or not state.get("StartedAt"):
         return None
     since = _timestamp(state["StartedAt"])
-    # The die event may be published a moment after the state changed: read up to 2 s past the end.
-    until = int(_timestamp(state["FinishedAt"])) + 2
-    events = client().events(since=int(since), until=until, filters={"container": container.id}, decode=True)
+    events = [event for event in _recorded.get(container.id, []) if event["timeNano"] >= since * 1e9]
+    if not events:
+        # The die event may be published a moment after the state changed: read up to 2 s past the end.
+        until = int(_timestamp(state["FinishedAt"])) + 2
+        events = client().events(since=int(since), until=until, filters={"container": container.id}, decode=True)
     kills: list[tuple[int, str]] = []
     died: int | None = None
     for event in events:

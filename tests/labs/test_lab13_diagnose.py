@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from labkit import CheckFailed, catalog, names, shell, web
+from labkit import CheckFailed, catalog, diagnostics, names, shell, web
 from labkit.docker_access import client
 from tests.helpers import ROOT
 from tests.labs import check_cells, wrong_state
@@ -207,7 +207,8 @@ def test_stop_check_fails_when_a_shell_form_entrypoint_gets_the_signal(
     url = f"http://127.0.0.1:{namespace['lab'].host_port(name, 8080)}"
     web.wait_for_http(f"{url}/healthz")
     short = web.get_later(f"{url}/slow?seconds=3")
-    shell.run(f"docker stop {name}", quiet=True, record=False)
+    with diagnostics.stop_events(name):
+        shell.run(f"docker stop {name}", quiet=True, record=False)
     with pytest.raises(CheckFailed, match="SIGKILL, exit code 137"):
         check_cells.run_check(NOTEBOOK, 8, namespace, STOPPING=name, short=short)
 
