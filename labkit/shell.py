@@ -39,9 +39,12 @@ _STOPPED = (  # what Compose says when a service's container stops or fails its 
         'compose.yaml `"127.0.0.1::8080"`)',
     ),
 )
-# Docker 26's answer to a listing of the images when one went away meanwhile (containerd image store):
-# the CLI's and the API's (labkit.engine.image_info.summaries).
-IMAGE_GONE_WHILE_LISTED = re.compile(r"failed to (retrieve image list|calculate size of image)")
+# Docker 26's answers to a listing (containerd image store) when an image, or a container's layer, went
+# away meanwhile: the CLI's and the API's (labkit.engine.image_info.summaries), and `docker system df`'s.
+GONE_WHILE_LISTED = re.compile(
+    r"failed to (retrieve image list|calculate size of image"
+    r"|retrieve container list: rw layer snapshot not found)"
+)
 # "Erase in line", which some tools write before each line even when their output is not a terminal
 # (`docker compose logs --no-color` up to at least 2.26): it holds no text, and a notebook shows it as junk.
 _ERASE_LINE = re.compile(r"\x1b\[[0-2]?K")
@@ -113,7 +116,7 @@ def run(
         _emit(f"$ {text}\n")
     merged_env = {**os.environ, **(env or {})}
     returncode, output = _run_once(text, cwd, merged_env, timeout, quiet)
-    if returncode != 0 and IMAGE_GONE_WHILE_LISTED.search(output):
+    if returncode != 0 and GONE_WHILE_LISTED.search(output):
         returncode, output = _listed_again(text, cwd, merged_env, timeout, quiet)
     if record:
         RAN.append(Ran(text, returncode, output[-KEPT_CHARACTERS:]))
@@ -126,15 +129,15 @@ def _listed_again(
     text: str, cwd: str | Path | None, env: Mapping[str, str], timeout: float, quiet: bool
 ) -> tuple[int | None, str]:
     """Docker 26 under the containerd image store fails a listing of the images (`docker image ls`,
-    `docker system df`) when another command removes one of them meanwhile: another notebook's
-    cleanup, say. A listing changes nothing, so it is asked again until it answers (10 s at most)."""
+    `docker system df`) when another command removes one of them, or a container, meanwhile: another
+    notebook's cleanup, say. A listing changes nothing, so it is asked again until it answers (10 s at most)."""
     if not quiet:
-        _emit("(An image went away while Docker listed them: asking again.)\n")
+        _emit("(Something went away while Docker listed it: asking again.)\n")
     last: list[tuple[int | None, str]] = []
 
     def answered() -> tuple[int | None, str] | None:
         last.append(_run_once(text, cwd, env, timeout, quiet))
-        return None if last[-1][0] != 0 and IMAGE_GONE_WHILE_LISTED.search(last[-1][1]) else last[-1]
+        return None if last[-1][0] != 0 and GONE_WHILE_LISTED.search(last[-1][1]) else last[-1]
 
     with contextlib.suppress(TimedOut):
         return wait_until(answered, timeout=10, interval=0.5, what=f"`{text}`")

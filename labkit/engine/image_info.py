@@ -16,7 +16,7 @@ from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
 from labkit.errors import InvalidName, LabError
-from labkit.shell import IMAGE_GONE_WHILE_LISTED
+from labkit.shell import GONE_WHILE_LISTED
 from labkit.waiting import wait_until
 
 MB = 1_000_000  # as `docker image ls` counts
@@ -55,7 +55,7 @@ def _summaries_unless_one_vanished(filters: dict[str, str] | None) -> list[dict[
     try:
         found: list[dict[str, Any]] = client().api.images(filters=filters)
     except NotFound as exc:
-        if IMAGE_GONE_WHILE_LISTED.search(str(exc)):
+        if GONE_WHILE_LISTED.search(str(exc)):
             return None
         raise
     return found

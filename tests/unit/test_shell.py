@@ -128,8 +128,17 @@ def _fails_first(tmp_path: Path, message: str) -> str:
     return f"echo x >> {runs}; if [ $(wc -l < {runs}) -gt 1 ]; then echo listed; else echo '{message}' >&2; exit 1; fi"
 
 
-def test_a_listing_that_lost_an_image_midway_is_asked_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(_fails_first(tmp_path, GONE)).endswith("listed\n")
+# `docker system df` when a container was removed while it added up the sizes
+CONTAINER_GONE = (
+    "Error response from daemon: failed to retrieve container list: rw layer snapshot not found for container 6f2e"
+)
+
+
+@pytest.mark.parametrize("message", [GONE, CONTAINER_GONE], ids=["image", "container"])
+def test_a_listing_that_lost_an_image_or_container_midway_is_asked_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], message: str
+) -> None:
+    assert run(_fails_first(tmp_path, message)).endswith("listed\n")
     assert "asking again" in capsys.readouterr().out
     assert (tmp_path / "runs").read_text().count("x") == 2
     assert shell.RAN[-1].returncode == 0
