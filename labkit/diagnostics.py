@@ -7,7 +7,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +107,7 @@ class Stop:
         return SIGKILL in self.signals
 
 
-@contextmanager
+@contextlib.contextmanager
 def stop_events(name: str) -> Iterator[None]:
     """Keep the engine's kill and die events of the container `name` as they come, while the block
     stops it, for last_stop. Asked later, the engine replays only its last 256 events, which other
