@@ -55,7 +55,7 @@ def _pass(what: str) -> None:
 
 def _fail(what: str, hint: str) -> NoReturn:
     print(f"{RED}✘ {what}{RESET}\nHint: {hint}")
-    raise CheckFailed(f"{what} Hint: {hint}", shown=True)
+    raise CheckFailed(f"{what} Hint: {hint}", shown=True, what=what)
 
 
 def that(condition: str, passed: bool, hint: str) -> bool:

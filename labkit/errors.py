@@ -30,12 +30,14 @@ class CheckFailed(LabError):
     """A lab self-check found the wrong state; the message carries the hint.
 
     `shown` is True when the check already printed its red line and hint, so a notebook
-    need not repeat them.
+    need not repeat them; `what` is that red line, which the cell's error line names again
+    (nbval's report of a failed cell, in a CI log, shows that line and not the output above it).
     """
 
-    def __init__(self, message: str, shown: bool = False) -> None:
+    def __init__(self, message: str, shown: bool = False, what: str = "") -> None:
         super().__init__(message)
         self.shown = shown
+        self.what = what
 
 
 class InvalidName(LabError, ValueError):

@@ -21,7 +21,7 @@ AGAIN = "then run the cell again"
 def short_message(exc: BaseException) -> str:
     """What the red line says: what went wrong and what to do."""
     if isinstance(exc, CheckFailed) and exc.shown:
-        return f"The check above failed: follow its hint, {AGAIN}."
+        return f"The check above failed: {exc.what} Follow its hint, {AGAIN}."
     if isinstance(exc, CommandFailed):
         return f"{one_line(exc)}. {exc.advice or f'Fix what its output above says, {AGAIN}.'}"
     if isinstance(exc, LabError):

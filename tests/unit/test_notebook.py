@@ -57,3 +57,12 @@ def test_the_engines_refusals_are_one_line_with_a_hint() -> None:
     assert short_message(refused) == (
         "The Docker engine refused: Conflict. The name is in use. Fix what it names, then run the cell again."
     )
+
+
+def test_a_failed_check_names_what_failed_in_its_error_line() -> None:
+    """nbval's report of a failed cell (all a CI log shows of it) holds the error line, not the output above."""
+    notebook = _run("from labkit import checks", "checks.that('the cache was used', False, 'order the COPY lines')")
+    printed, error = notebook.cells[1].outputs[0].text, notebook.cells[1].outputs[-1]
+    assert "Not yet: the cache was used." in printed and "Hint: order the COPY lines" in printed
+    assert len(error.traceback) == 1
+    assert "The check above failed: Not yet: the cache was used. Follow its hint" in error.traceback[0]
