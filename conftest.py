@@ -27,6 +27,11 @@ DOCKER_MARKERS = ("docker", "offline_world")
 # Each case of these runs a whole lab on its own (the TODO-coverage runs, whose ids start with the
 # lab's id, e.g. `14-aot:Dockerfile`): under `-n 2` they spread over the workers instead of queueing on one.
 SPLIT_BY_CASE = ("tests/labs/test_todo_coverage.py",)
+# Labs whose checks read the build cache's state (Lab 3: the rebuild took its restore from the cache,
+# which the step's creation time shows). Two runs of one such lab at once (its notebook and its
+# TODO-coverage run) build the same steps, and BuildKit may hand one run a cache record the other
+# made meanwhile: so they run one after another (what the other labs check is theirs alone).
+READS_BUILD_CACHE = ("03-dockerfiles",)
 NBVAL_OUTPUT_TIMEOUT = 30  # nbval waits only 5 s for each further output message by default
 
 EXPECTED_SKIPS_ENV = "COURSE_EXPECTED_SKIPS"  # the skip keys a CI job expects, comma-separated
@@ -45,6 +50,7 @@ _anonymous_at_start: set[str] | None = None  # the engine's unused anonymous vol
 ANONYMOUS_VOLUME_LABEL = "com.docker.volume.anonymous"  # Docker 24+ labels the volumes a VOLUME line makes
 _held: dict[str, int] = {}  # the engine lock's file descriptor, by the test (a notebook: its file) holding it
 _held_by_file: dict[Path, int] = {}  # what a `holds` mark took, by the test file
+_cache_held: dict[str, int] = {}  # the build cache of a lab of READS_BUILD_CACHE, by its lab id
 
 # Every test, notebook and `python -m labkit` run below reads the shipped release snapshot: results
 # must not depend on the network (the live file is what `labkit tags` and the learner read).
@@ -157,6 +163,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     the test files that hold one thing (`holds("classroom")`) run one after another."""
     last_of_file = nextitem is None or nextitem.path != item.path
     _hold_for_the_file(item)
+    cache_lab = _build_cache_lab(item)
+    if cache_lab is not None and cache_lab not in _cache_held:  # a notebook holds it from its first cell to its last
+        _cache_held[cache_lab] = take_lock(f"{_engine_lock_path()}.cache-{cache_lab}", exclusive=True)
     try:
         if os.environ.get(ENGINE_HELD_ENV) == "1" or not _needs_docker(item):
             return (yield)
@@ -175,6 +184,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     finally:
         if last_of_file and item.path in _held_by_file:
             os.close(_held_by_file.pop(item.path))
+        if cache_lab is not None and (last_of_file or not _is_notebook(item)):
+            os.close(_cache_held.pop(cache_lab))
 
 
 def _hold_for_the_file(item: pytest.Item) -> None:
@@ -184,6 +195,16 @@ def _hold_for_the_file(item: pytest.Item) -> None:
     held = item.get_closest_marker("holds")
     if held is not None and item.path not in _held_by_file:
         _held_by_file[item.path] = take_lock(f"{_engine_lock_path()}.{held.args[0]}", exclusive=True)
+
+
+def _build_cache_lab(item: pytest.Item) -> str | None:
+    """The lab of READS_BUILD_CACHE whose whole run this item is, or starts (a notebook's first cell)."""
+    if _is_notebook(item):
+        lab = lab_id_of(item.path)
+    else:
+        case = item.nodeid.split("::", 1)[0] in SPLIT_BY_CASE and getattr(item, "callspec", None)
+        lab = str(case.id) if case else ""  # a notebook's TODO run; a file's run (`03-dockerfiles:...`) is not
+    return lab if lab in READS_BUILD_CACHE else None
 
 
 def take_engine_lock(exclusive: bool) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
+import nbformat
 import pytest
 
 import conftest
@@ -231,6 +232,45 @@ def test_two_files_that_hold_the_same_thing_run_one_after_the_other(tmp_path: Pa
     times = {(module, what): float(at) for module, what, at in records}
     first, second = sorted(("test_a", "test_b"), key=lambda name: times[name, "starts"])
     assert times[second, "starts"] >= times[first, "ends"], times
+
+
+RECORD = """\
+import time
+from pathlib import Path
+with Path("{times}").open("a") as times:
+    times.write(f"{who} {what} {{time.monotonic()}}\\n")
+time.sleep({sleep})
+"""
+CASES = """\
+import pytest
+
+@pytest.mark.parametrize("case", ["lab"], ids=["{lab}"])
+def test_case(case):
+{body}
+"""
+
+
+@pytest.mark.docker  # a probe of the locks of Docker tests, as the others here
+def test_a_labs_notebook_and_its_todo_run_never_build_at_once_when_it_reads_the_build_cache(tmp_path: Path) -> None:
+    """READS_BUILD_CACHE: Lab 3's notebook and its TODO-coverage run, each whole, one after the other."""
+    lab = conftest.READS_BUILD_CACHE[0]
+    times = tmp_path / "times.txt"
+    cells = [RECORD.format(times=times, who="notebook", what=what, sleep=1) for what in ("starts", "ends")]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells])
+    (tmp_path / "solutions" / lab).mkdir(parents=True)
+    nbformat.write(notebook, tmp_path / "solutions" / lab / "lab.ipynb")
+    body = "".join(
+        f"    exec({RECORD.format(times=times, who='todo', what=what, sleep=1)!r})\n" for what in ("starts", "ends")
+    )
+    (tmp_path / SPLIT_BY_CASE[0]).parent.mkdir(parents=True)
+    (tmp_path / SPLIT_BY_CASE[0]).write_text(CASES.format(lab=lab, body=body))
+    lock = {ENGINE_LOCK_ENV: str(tmp_path / "engine.lock")}
+    output = finished(probe_run(tmp_path, "-n", "2", "--dist", "loadfile", "--nbval-lax", "-p", "no:warnings", **lock))
+    assert "3 passed" in output, output
+    records = [line.split() for line in times.read_text().splitlines()]
+    at = {(who, what): float(when) for who, what, when in records}
+    first, second = sorted(("notebook", "todo"), key=lambda who: at[who, "starts"])
+    assert at[second, "starts"] >= at[first, "ends"], at
 
 
 LEAKS = """\
