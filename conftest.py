@@ -332,20 +332,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"{sum(_lab_seconds.values()):7.1f} s  all labs")
     passed = {lab: cells for lab, cells in _cell_seconds.items() if lab not in _failed_labs}
     if passed and reachable() is None:  # the store and the engine's version are part of the record
-        written = record_lab_run(passed)
+        written = record_lab_run(passed, terminalreporter.config.getoption("numprocesses", None) or 1)
         terminalreporter.write_line(f"Recorded for `python benchmarks/bench.py --write`: {written}")
 
 
-def record_lab_run(cells: dict[str, defaultdict[int, float]]) -> Path:
+def record_lab_run(cells: dict[str, defaultdict[int, float]], at_once: int) -> Path:
     """Write this run's lab times (the labs that passed) for the measurements file, named after the
-    image store, or $COURSE_LAB_RUN when one store runs the labs more than once (CI: containerd-1, -2)."""
+    image store, or $COURSE_LAB_RUN when one store runs the labs more than once (CI: containerd-1, -2).
+    `at_once`: pytest -n's workers (what the workers' PYTEST_XDIST_WORKER_COUNT says; this runs in the
+    controller, which has no such variable)."""
     info = client().info()
     kind = "containerd" if store.containerd_store(info) else "classic"
     facts = {
         "date": datetime.date.today().isoformat(),
         "engine": str(client().version()["Version"]),
         "store": kind,
-        "at_once": os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"),  # labs run side by side (pytest -n)
+        "at_once": str(at_once),  # labs run side by side
     }
     seconds = {lab: [round(by_cell[index], 2) for index in range(max(by_cell) + 1)] for lab, by_cell in cells.items()}
     return measurements.record_run(os.environ.get(measurements.LAB_RUN_ENV) or kind, facts, seconds)
