@@ -43,7 +43,9 @@ def copy_of(lab: str, folder: Path) -> Path:
     return copy
 
 
-def offline_build(context: Path, tag: str) -> None:
+def offline_build(context: Path, tag: str, made: Made) -> None:
+    """Build with no network; the session removes `tag` at its end, whether or not the build ends well."""
+    made.images.append(tag)
     run(
         f"docker build --network none {LABEL_FLAGS} --build-arg DOTNET_TAG={catalog.dotnet_tag()} -t {tag} .",
         cwd=context,
@@ -61,8 +63,7 @@ def test_after_prepull_a_lab_builds_with_nuget_unreachable(
     lab: str, filled: int, tmp_path: Path, docker_client: docker.DockerClient, made: Made, run_tag: str
 ) -> None:
     tag = f"{TEST_LAB}/offline-{lab}:{run_tag}"
-    made.images.append(tag)
-    offline_build(copy_of(lab, tmp_path), tag)
+    offline_build(copy_of(lab, tmp_path), tag, made)
     assert docker_client.images.get(tag).labels.get(names.LABEL_KEY) == TEST_LAB
 
 
@@ -74,8 +75,7 @@ def test_after_prepull_the_diagnostics_tools_install_with_nuget_unreachable(
     project = tools / "Tools.csproj"
     project.write_text(project.read_text() + f"<!-- {time.time_ns()} -->\n")
     tag = f"{TEST_LAB}/offline-13-diagnose-tools:{run_tag}"
-    made.images.append(tag)
-    offline_build(tools, tag)
+    offline_build(tools, tag, made)
     assert docker_client.images.get(tag).labels.get(names.LABEL_KEY) == TEST_LAB
 
 
@@ -93,12 +93,12 @@ def test_after_prepull_lab_11s_sbom_stage_runs_with_nuget_unreachable(filled: in
     assert {"Microsoft.AspNetCore.OpenApi", "Microsoft.OpenApi"} <= {component["name"] for component in components}
 
 
-def test_without_the_packages_the_same_build_cannot_restore(tmp_path: Path, run_tag: str) -> None:
+def test_without_the_packages_the_same_build_cannot_restore(tmp_path: Path, made: Made, run_tag: str) -> None:
     context = copy_of("09-multi-container", tmp_path)
     dockerfile = context / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("id=nuget,", f"id=nuget-empty-{run_tag},"))
     with pytest.raises(CommandFailed) as failed:
-        offline_build(context, f"{TEST_LAB}/offline-control:{run_tag}")
+        offline_build(context, f"{TEST_LAB}/offline-control:{run_tag}", made)
     assert failed.value.advice == shell.NUGET_ADVICE, failed.value.tail
 
 
@@ -134,7 +134,7 @@ def test_the_feed_image_holds_every_referenced_package_for_the_folder_feed(
         assert f"feed/{package}/{package_id}.{version}.nupkg" in held, sorted(held)[:20]
 
 
-def test_a_classroom_fill_restores_from_the_feed_alone(feed: str, tmp_path: Path, run_tag: str) -> None:
+def test_a_classroom_fill_restores_from_the_feed_alone(feed: str, tmp_path: Path, made: Made, run_tag: str) -> None:
     """From the feed, the fill runs with no network: every package must come from the feed image."""
     assert packages.fill(feed) == len(packages.projects())
-    offline_build(copy_of("09-multi-container", tmp_path), f"{TEST_LAB}/offline-after-feed:{run_tag}")
+    offline_build(copy_of("09-multi-container", tmp_path), f"{TEST_LAB}/offline-after-feed:{run_tag}", made)
