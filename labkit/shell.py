@@ -55,6 +55,14 @@ NUGET_UNAUTHORIZED_ADVICE = (
     "(`RUN --mount=type=secret,id=NAME ...`)."
 )
 _NUGET_UNREACHABLE = re.compile(r"\bNU1301\b|Unable to load the service index")
+# registry:2 (Distribution 2.8) rewrites a tag's record in place; with Docker's containerd store, a push
+# writes an index's manifests under the tag at once, and the registry can read the tag half-written.
+_TAG_READ_MID_WRITE = re.compile(r"unexpected status from HEAD request to \S+/manifests/\S+: 500 Internal Server Error")
+TAG_READ_MID_WRITE_ADVICE = (
+    "The registry answered 500 while Docker wrote the image's manifests under one tag at once: `registry:2` "
+    'can read a tag it is rewriting (the book\'s chapter "From laptop to registry" explains why). What it stores '
+    "is intact: run the cell again."
+)
 NUGET_CACHE_MOUNT = "--mount=type=cache,id=nuget,target=/root/.nuget/packages"
 NUGET_ADVICE = (
     "`dotnet restore` could not reach NuGet (NU1301). Offline: while online, `python -m labkit prepull` puts the "
@@ -200,6 +208,8 @@ def _advice(output: str, returncode: int | None, expect_detached: bool) -> str:
         return NUGET_UNAUTHORIZED_ADVICE
     if _NUGET_UNREACHABLE.search(output):
         return NUGET_ADVICE
+    if _TAG_READ_MID_WRITE.search(output):
+        return TAG_READ_MID_WRITE_ADVICE
     if returncode is None and expect_detached:
         return (
             "It did not come back: a server runs in the foreground unless `docker run` starts it detached (`-d`). "

@@ -53,6 +53,16 @@ def test_run_honours_cwd_and_env(tmp_path: Path) -> None:
     assert run("pwd; echo $LABKIT_TEST", cwd=tmp_path, env={"LABKIT_TEST": "yes"}, quiet=True) == f"{tmp_path}\nyes\n"
 
 
+def test_a_push_that_met_registry_2_rewriting_its_tag_says_to_push_again() -> None:
+    said = (
+        "#18 ERROR: unexpected status from HEAD request to "
+        "http://127.0.0.1:32805/v2/shop/api/manifests/1.0.0: 500 Internal Server Error"
+    )
+    with pytest.raises(CommandFailed) as failed:
+        run(f"echo '{said}'; exit 1", quiet=True)
+    assert failed.value.advice == shell.TAG_READ_MID_WRITE_ADVICE
+
+
 def test_tail_keeps_the_last_lines() -> None:
     assert tail("a\nb\nc\n", 2) == "b\nc"
 
