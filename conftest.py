@@ -5,10 +5,8 @@ fixtures do not reach.
 """
 
 import datetime
-import fcntl
 import os
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Generator
 from itertools import groupby
@@ -22,6 +20,7 @@ from labkit import releases
 from labkit.docker_access import client, reachable
 from labkit.engine import cleanup, store
 from labkit.tools.maintain import measurements
+from tests.locks import EDITS_ITS_FOLDER, folder_lock_path, lock_path, take_lock
 
 DOCKER_MARKERS = ("docker", "offline_world")
 # Each case of these runs a whole lab on its own (the TODO-coverage runs, whose ids start with the
@@ -38,9 +37,8 @@ EXPECTED_SKIPS_ENV = "COURSE_EXPECTED_SKIPS"  # the skip keys a CI job expects, 
 _SKIP_KEY = re.compile(r"\[skip: ([a-z-]+)\]$")
 
 # Tests marked engine_wide change what every test on the engine sees (they untag the course images,
-# say); they hold this lock alone, every other test (a notebook: all its cells) holds it shared.
-ENGINE_LOCK_ENV = "COURSE_ENGINE_LOCK"  # the lock file, if not the default (the tests of this rule use their own)
-DEFAULT_ENGINE_LOCK = Path(tempfile.gettempdir()) / "containerizing-dotnet-tests.lock"
+# say); they hold the engine lock (tests/locks.py) alone, every other test (a notebook: all its cells)
+# holds it shared.
 ENGINE_HELD_ENV = "COURSE_ENGINE_LOCK_HELD"  # set for what an engine-wide test starts (a nested pytest)
 
 _lab_seconds: defaultdict[str, float] = defaultdict(float)
@@ -51,6 +49,8 @@ ANONYMOUS_VOLUME_LABEL = "com.docker.volume.anonymous"  # Docker 24+ labels the 
 _held: dict[str, int] = {}  # the engine lock's file descriptor, by the test (a notebook: its file) holding it
 _held_by_file: dict[Path, int] = {}  # what a `holds` mark took, by the test file
 _cache_held: dict[str, int] = {}  # the build cache of a lab of READS_BUILD_CACHE, by its lab id
+_folder_held: dict[str, int] = {}  # the folder of a lab of EDITS_ITS_FOLDER, by its lab id
+_folder_at_start: dict[Path, dict[str, int]] = {}  # a running notebook's folder_stamps, by the notebook
 
 # Every test, notebook and `python -m labkit` run below reads the shipped release snapshot: results
 # must not depend on the network (the live file is what `labkit tags` and the learner read).
@@ -162,10 +162,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Parallel runs (pytest -n) share one engine: an engine_wide test waits until it runs alone, and
     the test files that hold one thing (`holds("classroom")`) run one after another."""
     last_of_file = nextitem is None or nextitem.path != item.path
+    if _is_notebook(item) and item.path not in _folder_at_start:
+        _folder_at_start[item.path] = folder_stamps(item.path.parent)
     _hold_for_the_file(item)
     cache_lab = _build_cache_lab(item)
     if cache_lab is not None and cache_lab not in _cache_held:  # a notebook holds it from its first cell to its last
-        _cache_held[cache_lab] = take_lock(f"{_engine_lock_path()}.cache-{cache_lab}", exclusive=True)
+        _cache_held[cache_lab] = take_lock(lock_path(f".cache-{cache_lab}"), exclusive=True)
     try:
         if os.environ.get(ENGINE_HELD_ENV) == "1" or not _needs_docker(item):
             return (yield)
@@ -173,6 +175,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         key = str(item.path) if _is_notebook(item) else item.nodeid
         if key not in _held:
             _held[key] = take_engine_lock(exclusive)
+        _hold_the_folder(item)
         if exclusive:
             os.environ[ENGINE_HELD_ENV] = "1"
         try:
@@ -186,6 +189,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             os.close(_held_by_file.pop(item.path))
         if cache_lab is not None and (last_of_file or not _is_notebook(item)):
             os.close(_cache_held.pop(cache_lab))
+        if last_of_file and _is_notebook(item) and lab_id_of(item.path) in _folder_held:
+            os.close(_folder_held.pop(lab_id_of(item.path)))
+
+
+def _hold_the_folder(item: pytest.Item) -> None:
+    """A notebook of EDITS_ITS_FOLDER holds its folder from its first cell to its last. Taken after
+    the engine lock, which what copies the folder holds while it waits (a test's body): the notebook
+    never waits for a lock while it holds its folder, so nothing waits on it in a circle."""
+    lab = lab_id_of(item.path)
+    if _is_notebook(item) and lab in EDITS_ITS_FOLDER and lab not in _folder_held:
+        _folder_held[lab] = take_lock(folder_lock_path(lab), exclusive=True)
 
 
 def _hold_for_the_file(item: pytest.Item) -> None:
@@ -194,7 +208,7 @@ def _hold_for_the_file(item: pytest.Item) -> None:
     lock, so that a file waiting for it holds nothing an engine_wide test waits for."""
     held = item.get_closest_marker("holds")
     if held is not None and item.path not in _held_by_file:
-        _held_by_file[item.path] = take_lock(f"{_engine_lock_path()}.{held.args[0]}", exclusive=True)
+        _held_by_file[item.path] = take_lock(lock_path(f".{held.args[0]}"), exclusive=True)
 
 
 def _build_cache_lab(item: pytest.Item) -> str | None:
@@ -211,23 +225,11 @@ def take_engine_lock(exclusive: bool) -> int:
     """Every test passes a turnstile first, which an engine_wide test holds while it waits: no test
     starts beside the running ones meanwhile. (Without it, with three workers or more, the shared
     holds could overlap for ever and the engine_wide test never run.)"""
-    path = _engine_lock_path()
-    turnstile = take_lock(f"{path}.turnstile", exclusive=True)
+    turnstile = take_lock(lock_path(".turnstile"), exclusive=True)
     try:
-        return take_lock(path, exclusive)
+        return take_lock(lock_path(), exclusive)
     finally:
         os.close(turnstile)
-
-
-def take_lock(path: str, exclusive: bool) -> int:
-    """The lock file at `path`, locked; closing the descriptor releases it."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-    return descriptor
-
-
-def _engine_lock_path() -> str:
-    return os.environ.get(ENGINE_LOCK_ENV, str(DEFAULT_ENGINE_LOCK))
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
@@ -243,7 +245,27 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return
     if nextitem is not None and nextitem.path == item.path:
         return
-    cleanup.remove_if_reachable(lab_id_of(item.path))
+    lab = lab_id_of(item.path)
+    cleanup.remove_if_reachable(lab)
+    changed = sorted(_folder_at_start.pop(item.path, {}).items() ^ folder_stamps(item.path.parent).items())
+    if changed and lab not in EDITS_ITS_FOLDER:
+        pytest.fail(
+            f"{lab}'s notebook changed {', '.join(sorted({path for path, _ in changed}))} in its own folder: "
+            "list the lab in EDITS_ITS_FOLDER (tests/locks.py), so that what copies the folder waits for it",
+            pytrace=False,
+        )
+
+
+def folder_stamps(folder: Path) -> dict[str, int]:
+    """Each file's modification time (ns) in a lab folder, but for build output (bin/, obj/, as the
+    copies of a lab leave it out): a notebook that writes a file and puts it back changes its time."""
+    stamps = {}
+    for parent, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if name not in ("bin", "obj")]  # not walked into: dotnet writes there
+        for name in files:
+            path = Path(parent, name)
+            stamps[str(path.relative_to(folder))] = path.stat().st_mtime_ns
+    return stamps
 
 
 def lab_id_of(notebook: Path) -> str:

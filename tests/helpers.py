@@ -25,6 +25,7 @@ from labkit import catalog, names, run
 from labkit.docker_access import client
 from labkit.engine import image_info
 from offline_world.machine import SWITCH
+from tests.locks import solutions_at_rest
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: tests/<kind>/ modules take it from here
 TEST_LAB = "labkit-tests"
@@ -75,6 +76,16 @@ class Made:
         for volume in self.volumes:
             with suppress(NotFound):
                 docker_client.volumes.get(volume).remove(force=True)
+
+
+def copy_solution(part: str, destination: Path, *ignore: str) -> Path:
+    """solutions/<part> (a lab's folder, or a folder in it) copied into `destination`, less what the
+    `ignore` patterns match: taken while no notebook edits that lab's folder (tests/locks.py)."""
+    with solutions_at_rest(Path(part).parts[0]):
+        copied = shutil.copytree(
+            ROOT / "solutions" / part, destination, ignore=shutil.ignore_patterns(*ignore), dirs_exist_ok=True
+        )
+    return Path(copied)
 
 
 @contextmanager

@@ -9,7 +9,6 @@ The control builds the same Dockerfile with a cache of its own, empty: without t
 
 import io
 import json
-import shutil
 import tarfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from labkit import catalog, names, run, shell
 from labkit.errors import CommandFailed
 from labkit.tools import packages
-from tests.helpers import LABEL_FLAGS, LABELS, ROOT, TEST_LAB, Made
+from tests.helpers import LABEL_FLAGS, LABELS, TEST_LAB, Made, copy_solution
 
 pytestmark = pytest.mark.docker
 
@@ -37,7 +36,7 @@ def filled() -> int:
 
 def copy_of(lab: str, folder: Path) -> Path:
     """A copy of the lab's solution whose project file differs (by a comment) from every earlier build's."""
-    copy = Path(shutil.copytree(ROOT / "solutions" / lab, folder / lab, ignore=shutil.ignore_patterns("bin", "obj")))
+    copy = copy_solution(lab, folder / lab, "bin", "obj")
     project = next(copy.glob("api/*.csproj"))
     project.write_text(project.read_text() + f"<!-- {time.time_ns()} -->\n")
     return copy
@@ -71,7 +70,7 @@ def test_after_prepull_the_diagnostics_tools_install_with_nuget_unreachable(
     filled: int, tmp_path: Path, docker_client: docker.DockerClient, made: Made, run_tag: str
 ) -> None:
     """Lab 13's tools image restores Tools.csproj from the cache, then installs each tool from it."""
-    tools = Path(shutil.copytree(ROOT / "solutions" / "13-diagnose" / "tools", tmp_path / "tools"))
+    tools = copy_solution("13-diagnose/tools", tmp_path / "tools")
     project = tools / "Tools.csproj"
     project.write_text(project.read_text() + f"<!-- {time.time_ns()} -->\n")
     tag = f"{TEST_LAB}/offline-13-diagnose-tools:{run_tag}"

@@ -16,7 +16,6 @@ import pytest
 import conftest
 from conftest import (
     ANONYMOUS_VOLUME_LABEL,
-    ENGINE_LOCK_ENV,
     EXPECTED_SKIPS_ENV,
     SPLIT_BY_CASE,
     longest_first,
@@ -25,6 +24,7 @@ from conftest import (
 )
 from labkit.docker_access import client
 from tests.helpers import LABELS, ROOT, TEST_LAB
+from tests.locks import EDITS_ITS_FOLDER, ENGINE_LOCK_ENV
 
 SKIPS = """\
 import pytest
@@ -241,6 +241,17 @@ with Path("{times}").open("a") as times:
     times.write(f"{who} {what} {{time.monotonic()}}\\n")
 time.sleep({sleep})
 """
+
+
+def lab_notebook(folder: Path, cells: list[str]) -> Path:
+    """A lab folder whose notebook (lab.ipynb) has these code cells."""
+    folder.mkdir(parents=True)
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells]), folder / "lab.ipynb"
+    )
+    return folder
+
+
 CASES = """\
 import pytest
 
@@ -255,10 +266,10 @@ def test_a_labs_notebook_and_its_todo_run_never_build_at_once_when_it_reads_the_
     """READS_BUILD_CACHE: Lab 3's notebook and its TODO-coverage run, each whole, one after the other."""
     lab = conftest.READS_BUILD_CACHE[0]
     times = tmp_path / "times.txt"
-    cells = [RECORD.format(times=times, who="notebook", what=what, sleep=1) for what in ("starts", "ends")]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells])
-    (tmp_path / "solutions" / lab).mkdir(parents=True)
-    nbformat.write(notebook, tmp_path / "solutions" / lab / "lab.ipynb")
+    lab_notebook(
+        tmp_path / "solutions" / lab,
+        [RECORD.format(times=times, who="notebook", what=what, sleep=1) for what in ("starts", "ends")],
+    )
     body = "".join(
         f"    exec({RECORD.format(times=times, who='todo', what=what, sleep=1)!r})\n" for what in ("starts", "ends")
     )
@@ -271,6 +282,71 @@ def test_a_labs_notebook_and_its_todo_run_never_build_at_once_when_it_reads_the_
     at = {(who, what): float(when) for who, what, when in records}
     first, second = sorted(("notebook", "todo"), key=lambda who: at[who, "starts"])
     assert at[second, "starts"] >= at[first, "ends"], at
+
+
+COPIER = """\
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.locks import solutions_at_rest
+
+TIMES = Path("{times}")
+
+
+def record(what):
+    with TIMES.open("a") as times:
+        times.write(f"copier {{what}} {{time.monotonic()}}\\n")
+
+
+@pytest.mark.docker  # as a test's body does, it waits for the folder holding the engine lock shared
+def test_copies():
+    deadline = time.monotonic() + 60
+    while "notebook starts" not in (TIMES.read_text() if TIMES.exists() else ""):
+        assert time.monotonic() < deadline, "the notebook never started"
+        time.sleep(0.1)
+    record("asks")
+    with solutions_at_rest("{lab}"):
+        record("copies")
+"""
+
+
+@pytest.mark.docker  # a probe of the locks of Docker tests, as the others here
+def test_what_copies_a_lab_folder_waits_while_a_notebook_that_edits_it_runs(tmp_path: Path) -> None:
+    """EDITS_ITS_FOLDER: a copy asked for while the notebook runs is taken once its last cell is done."""
+    lab = EDITS_ITS_FOLDER[-1]
+    times = tmp_path / "times.txt"
+    cells = (("starts", 2), ("ends", 0))
+    lab_notebook(
+        tmp_path / "solutions" / lab,
+        [RECORD.format(times=times, who="notebook", what=what, sleep=sleep) for what, sleep in cells],
+    )
+    (tmp_path / "test_copier.py").write_text(COPIER.format(times=times, lab=lab))
+    lock = {ENGINE_LOCK_ENV: str(tmp_path / "engine.lock")}
+    output = finished(probe_run(tmp_path, "-n", "2", "--dist", "loadfile", "--nbval-lax", "-p", "no:warnings", **lock))
+    assert "3 passed" in output, output
+    at = {(who, what): float(when) for who, what, when in (line.split() for line in times.read_text().splitlines())}
+    assert at["notebook", "starts"] < at["copier", "asks"] < at["notebook", "ends"] <= at["copier", "copies"], at
+
+
+EDITS = """\
+from pathlib import Path
+Path("bin").mkdir()
+Path("bin/out.txt").write_text("build output")
+Path("Program.cs").write_text(Path("Program.cs").read_text())  # put back as it was: its time has changed
+"""
+
+
+@pytest.mark.docker
+def test_a_notebook_that_changes_a_file_of_its_folder_fails_unless_its_lab_is_listed(tmp_path: Path) -> None:
+    """Its build output (bin/, obj/) aside: what copies a lab leaves that out."""
+    folder = lab_notebook(tmp_path / "solutions" / "01-probe", [EDITS])
+    (folder / "Program.cs").write_text("// as it was\n")
+    run = probe_run(tmp_path, "--nbval-lax", "-p", "no:warnings", ENGINE_LOCK_ENV=str(tmp_path / "engine.lock"))
+    output = finished(run)
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert "01-probe's notebook changed Program.cs in its own folder" in output, output
 
 
 LEAKS = """\

@@ -4,7 +4,6 @@ The wrong states are containers carrying the labels Compose gives a project's co
 checks find them exactly as they find the learner's (by label, never by name)."""
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from labkit import CheckFailed, CommandFailed, catalog, compose, names, notebook
 from labkit.docker_access import client
 from labkit.tools import doctor
 from labkit.waiting import wait_until
+from tests.helpers import copy_solution
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "09-multi-container" / "lab.ipynb"
@@ -54,7 +54,7 @@ def compose_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[
         text = COMPOSE_YAML.read_text()
         assert without in text
         (tmp_path / "compose.yaml").write_text(text.replace(without, ""))
-        shutil.copytree(NOTEBOOK.parent / "db", tmp_path / "db")
+        copy_solution("09-multi-container/db", tmp_path / "db")
         monkeypatch.chdir(tmp_path)
         return tmp_path
 

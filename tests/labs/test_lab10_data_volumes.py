@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from labkit import CheckFailed, Lab, catalog, compose, names
 from labkit.docker_access import client
 from labkit.engine import cleanup
 from labkit.waiting import wait_until
+from tests.helpers import copy_solution
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "10-data-volumes" / "lab.ipynb"
@@ -45,7 +45,7 @@ def compose_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[
 
     def folder(text: str) -> Path:
         (tmp_path / "compose.yaml").write_text(text.replace("10-data-volumes", LAB_ID))
-        shutil.copytree(NOTEBOOK.parent / "db", tmp_path / "db")
+        copy_solution("10-data-volumes/db", tmp_path / "db")
         monkeypatch.chdir(tmp_path)
         return tmp_path
 

@@ -4,7 +4,6 @@ move, a workflow that does not call the build definition's targets, a Dependabot
 image. The registry is the catalog's registry:2; the image pushed to it a small labelled one."""
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from labkit import CheckFailed, catalog, names, registry, release, shell
 from labkit.docker_access import client
+from tests.helpers import copy_solution
 from tests.labs import check_cells, wrong_state
 
 NOTEBOOK = check_cells.SOLUTIONS / "11-ship-it" / "lab.ipynb"
@@ -69,7 +69,7 @@ def _state(pushed: dict[str, str], **more: Any) -> dict[str, Any]:
 
 
 def _lab_files(folder: Path, dockerfile: str | None = None) -> Path:
-    shutil.copytree(SOLUTION, folder, ignore=shutil.ignore_patterns("*.ipynb", "bin", "obj"), dirs_exist_ok=True)
+    copy_solution(SOLUTION.name, folder, "*.ipynb", "bin", "obj")
     if dockerfile is not None:
         (folder / "Dockerfile").write_text(dockerfile)
     return folder

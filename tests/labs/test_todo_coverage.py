@@ -41,7 +41,7 @@ from labkit import Lab, names
 from labkit.docker_access import client
 from labkit.engine import cleanup
 from labkit.errors import LabError
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_solution
 
 
 class Expected(NamedTuple):
@@ -227,8 +227,7 @@ def _copy_lab(case: Case, folder: Path) -> Path:
     """The solution's lab folder in `folder`, under the case's lab id (e.g. the image name and label
     in lab 8's project); with the case's file (if any) as labs/ has it, TODOs and all."""
     shutil.rmtree(folder, ignore_errors=True)
-    solution = ROOT / "solutions" / case.lab_id
-    shutil.copytree(solution, folder, ignore=shutil.ignore_patterns("bin", "obj", "lab.ipynb"))
+    copy_solution(case.lab_id, folder, "bin", "obj", "lab.ipynb")
     if case.file is not None:
         shutil.copyfile(ROOT / "labs" / case.lab_id / case.file, folder / case.file)
     for path in (p for p in folder.rglob("*") if p.is_file()):
