@@ -2,6 +2,7 @@
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from docker.errors import APIError, NotFound
 
@@ -42,7 +43,7 @@ def find(lab_id: str | None = None) -> list[Resource]:
     ]
     found += [
         Resource("image", i["Id"], _image_name(i), (i.get("Labels") or {}).get(LABEL_KEY, ""))
-        for i in image_info.summaries(flt)
+        for i in children_first(image_info.summaries(flt))
     ]
     found += [
         Resource("network", n.id, n.name, (n.attrs.get("Labels") or {}).get(LABEL_KEY, ""))
@@ -53,6 +54,22 @@ def find(lab_id: str | None = None) -> list[Resource]:
         for v in docker.volumes.list(filters=flt)
     ]
     return found
+
+
+def children_first(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Images that others name as their parent after those others. An image made by the legacy builder
+    (docker-py's build, `DOCKER_BUILDKIT=0`) names the image it was built from as its parent, and the
+    classic store refuses to remove a parent before its children, even forced: a lab's base image
+    listed before the image built on it would be kept."""
+    parents = {summary["Id"]: summary.get("ParentId") or "" for summary in summaries}
+
+    def ancestors(image_id: str) -> int:
+        count = 0
+        while parents.get(image_id):
+            image_id, count = parents[image_id], count + 1
+        return count
+
+    return sorted(summaries, key=lambda summary: -ancestors(summary["Id"]))
 
 
 def _image_name(summary: dict[str, object]) -> str:

@@ -6,7 +6,7 @@ from docker import DockerClient
 from labkit import names
 from labkit.engine import cleanup
 from labkit.errors import InvalidName
-from tests.helpers import Made, MakeLabResources, StartContainer, exists
+from tests.helpers import BuildImage, Made, MakeLabResources, StartContainer, exists
 
 KINDS = ["container", "image", "network", "volume"]
 
@@ -48,6 +48,31 @@ def test_find_lists_nothing_of_another_lab_or_without_the_course_label(
     assert {r.id for r in cleanup.find(lab_id)} == set(mine.values())
     every_lab = {r.id for r in cleanup.find()}
     assert set(theirs.values()) <= every_lab and not {volume.id, network.id} & every_lab
+
+
+@pytest.mark.docker
+def test_remove_removes_an_image_and_the_image_it_was_built_from(
+    build_image: BuildImage, run_tag: str, docker_client: DockerClient
+) -> None:
+    """build_image uses the legacy builder, which makes the first image the second's parent."""
+    lab_id = f"labkit-tests-parent-{run_tag}"
+    labels = names.labels(lab_id)
+    base = build_image(f"cleanup-base-{run_tag}", "FROM {base}\nRUN echo base > /base.txt\n", labels=labels)
+    built_on = build_image(f"cleanup-built-on-{run_tag}", f"FROM {base}\nRUN echo on > /on.txt\n", labels=labels)
+    assert [r.kind for r in cleanup.remove(lab_id)] == ["image", "image"]
+    assert not exists(docker_client, "image", base) and not exists(docker_client, "image", built_on)
+
+
+def test_images_built_on_others_come_first() -> None:
+    summaries = [
+        {"Id": "base", "ParentId": ""},
+        {"Id": "middle", "ParentId": "base"},
+        {"Id": "unrelated", "ParentId": "sha256:not-listed"},
+        {"Id": "top", "ParentId": "middle"},
+    ]
+    order = [summary["Id"] for summary in cleanup.children_first(summaries)]
+    assert order.index("top") < order.index("middle") < order.index("base")
+    assert sorted(order) == sorted(summary["Id"] for summary in summaries)
 
 
 def test_label_filter() -> None:
