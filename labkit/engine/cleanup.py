@@ -43,7 +43,7 @@ def find(lab_id: str | None = None) -> list[Resource]:
     ]
     found += [
         Resource("image", i["Id"], _image_name(i), (i.get("Labels") or {}).get(LABEL_KEY, ""))
-        for i in children_first(image_info.summaries(flt))
+        for i in children_first(image_info.summaries(flt), _parents())
     ]
     found += [
         Resource("network", n.id, n.name, (n.attrs.get("Labels") or {}).get(LABEL_KEY, ""))
@@ -56,12 +56,11 @@ def find(lab_id: str | None = None) -> list[Resource]:
     return found
 
 
-def children_first(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Images that others name as their parent after those others. An image made by the legacy builder
-    (docker-py's build, `DOCKER_BUILDKIT=0`) names the image it was built from as its parent, and the
-    classic store refuses to remove a parent before its children, even forced: a lab's base image
-    listed before the image built on it would be kept."""
-    parents = {summary["Id"]: summary.get("ParentId") or "" for summary in summaries}
+def children_first(summaries: list[dict[str, Any]], parents: dict[str, str]) -> list[dict[str, Any]]:
+    """The images with the longest chain of parents first. An image made by the legacy builder
+    (docker-py's build, `DOCKER_BUILDKIT=0`) has the image of its previous step as parent, and so on
+    down to the image it was built from; the classic store refuses to remove a parent before its
+    children, even forced. `parents`: every image's parent, the unlabelled step images' too."""
 
     def ancestors(image_id: str) -> int:
         count = 0
@@ -70,6 +69,10 @@ def children_first(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return count
 
     return sorted(summaries, key=lambda summary: -ancestors(summary["Id"]))
+
+
+def _parents() -> dict[str, str]:
+    return {summary["Id"]: summary.get("ParentId") or "" for summary in image_info.summaries(intermediate=True)}
 
 
 def _image_name(summary: dict[str, object]) -> str:

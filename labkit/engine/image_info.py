@@ -42,18 +42,21 @@ def inspect(ref: str) -> dict[str, Any]:
     return info
 
 
-def summaries(filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """`docker image ls` as the API answers it: one call, so nothing removed meanwhile turns up half-listed.
+def summaries(filters: dict[str, str] | None = None, intermediate: bool = False) -> list[dict[str, Any]]:
+    """`docker image ls` as the API answers it (`-a` with `intermediate`: the legacy builder's step
+    images too): one call, so nothing removed meanwhile turns up half-listed.
 
     Under the containerd store, Docker 26 answers 404 "failed to calculate size of image" when an
     image goes while it adds up the sizes (another notebook's cleanup, a `docker rmi`); the
     listing is asked again then, until it answers (10 s at most)."""
-    return wait_until(lambda: _summaries_unless_one_vanished(filters), timeout=10, what="a listing of the images")
+    return wait_until(
+        lambda: _summaries_unless_one_vanished(filters, intermediate), timeout=10, what="a listing of the images"
+    )
 
 
-def _summaries_unless_one_vanished(filters: dict[str, str] | None) -> list[dict[str, Any]] | None:
+def _summaries_unless_one_vanished(filters: dict[str, str] | None, intermediate: bool) -> list[dict[str, Any]] | None:
     try:
-        found: list[dict[str, Any]] = client().api.images(filters=filters)
+        found: list[dict[str, Any]] = client().api.images(filters=filters, all=intermediate)
     except NotFound as exc:
         if GONE_WHILE_LISTED.search(str(exc)):
             return None

@@ -63,16 +63,12 @@ def test_remove_removes_an_image_and_the_image_it_was_built_from(
     assert not exists(docker_client, "image", base) and not exists(docker_client, "image", built_on)
 
 
-def test_images_built_on_others_come_first() -> None:
-    summaries = [
-        {"Id": "base", "ParentId": ""},
-        {"Id": "middle", "ParentId": "base"},
-        {"Id": "unrelated", "ParentId": "sha256:not-listed"},
-        {"Id": "top", "ParentId": "middle"},
-    ]
-    order = [summary["Id"] for summary in cleanup.children_first(summaries)]
-    assert order.index("top") < order.index("middle") < order.index("base")
-    assert sorted(order) == sorted(summary["Id"] for summary in summaries)
+def test_images_built_on_others_come_first_through_unlisted_step_images() -> None:
+    parents = {"base": "", "step": "base", "labelled": "step", "unrelated": "elsewhere", "top": "labelled"}
+    summaries = [{"Id": image_id} for image_id in ("base", "labelled", "unrelated", "top")]  # "step": no label
+    order = [summary["Id"] for summary in cleanup.children_first(summaries, parents)]
+    assert order.index("top") < order.index("labelled") < order.index("base")
+    assert sorted(order) == ["base", "labelled", "top", "unrelated"]
 
 
 def test_label_filter() -> None:

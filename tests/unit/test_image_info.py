@@ -18,7 +18,7 @@ def engine_answering(*answers: Exception | list[dict[str, Any]]) -> SimpleNamesp
     """A client whose `api.images` gives `answers` in turn: raises an exception, returns a list."""
     pending = list(answers)
 
-    def images(filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def images(filters: dict[str, str] | None = None, all: bool = False) -> list[dict[str, Any]]:
         answer = pending.pop(0)
         if isinstance(answer, Exception):
             raise answer
