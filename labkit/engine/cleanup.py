@@ -7,7 +7,7 @@ from typing import Any
 from docker.errors import APIError, NotFound
 
 from labkit.docker_access import client
-from labkit.engine import image_info
+from labkit.engine import image_info, store
 from labkit.errors import DockerUnavailable
 from labkit.names import CLASSROOM_LAB, LABEL_KEY, check_lab_id
 
@@ -72,7 +72,11 @@ def children_first(summaries: list[dict[str, Any]], parents: dict[str, str]) -> 
 
 
 def _parents() -> dict[str, str]:
-    return {summary["Id"]: summary.get("ParentId") or "" for summary in image_info.summaries(intermediate=True)}
+    """The unlabelled step images are listed (`-a`) in the classic store only, where a parent was seen
+    kept: under the containerd store, Docker 26 answers that listing 404 ("content digest ... not
+    found") whenever an image goes while it reads them, as another lab's cleanup makes one go."""
+    steps_too = not store.containerd_store(client().info())
+    return {summary["Id"]: summary.get("ParentId") or "" for summary in image_info.summaries(intermediate=steps_too)}
 
 
 def _image_name(summary: dict[str, object]) -> str:
