@@ -247,10 +247,12 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return
     lab = lab_id_of(item.path)
     cleanup.remove_if_reachable(lab)
-    changed = sorted(_folder_at_start.pop(item.path, {}).items() ^ folder_stamps(item.path.parent).items())
+    changed = {
+        path for path, _ in _folder_at_start.pop(item.path, {}).items() ^ folder_stamps(item.path.parent).items()
+    }
     if changed and lab not in EDITS_ITS_FOLDER:
         pytest.fail(
-            f"{lab}'s notebook changed {', '.join(sorted({path for path, _ in changed}))} in its own folder: "
+            f"{lab}'s notebook changed {', '.join(sorted(changed))} in its own folder: "
             "list the lab in EDITS_ITS_FOLDER (tests/locks.py), so that what copies the folder waits for it",
             pytrace=False,
         )
