@@ -20,6 +20,7 @@ from labkit import releases
 from labkit.docker_access import client, reachable
 from labkit.engine import cleanup, store
 from labkit.tools.maintain import measurements
+from tests import kernels
 from tests.locks import EDITS_ITS_FOLDER, folder_lock_path, lock_path, take_lock
 
 DOCKER_MARKERS = ("docker", "offline_world")
@@ -230,6 +231,10 @@ def take_engine_lock(exclusive: bool) -> int:
         return take_lock(lock_path(), exclusive)
     finally:
         os.close(turnstile)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    kernels.use_in_nbval()
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:

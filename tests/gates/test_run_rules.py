@@ -374,3 +374,18 @@ def test_a_run_that_leaves_an_anonymous_volume_behind_fails(tmp_path: Path) -> N
         assert "2 passed" in output and f"left 1 anonymous volume(s) behind ({name[:12]})" in output, output
     finally:
         client().volumes.get(name).remove()
+
+
+KERNEL_TRANSPORT = """\
+import json
+import ipykernel.connect
+info = json.loads(ipykernel.connect.get_connection_info())
+assert info["transport"] == "ipc" and info["ip"].startswith("/"), info
+"""
+
+
+def test_nbvals_kernels_talk_over_socket_files_not_ports(tmp_path: Path) -> None:
+    """tests/kernels.py: no other process can take a kernel's socket before it binds it."""
+    lab_notebook(tmp_path / "solutions" / "00-probe", [KERNEL_TRANSPORT])
+    output = finished(probe_run(tmp_path, "--nbval-lax", "-p", "no:warnings"))
+    assert "1 passed" in output, output

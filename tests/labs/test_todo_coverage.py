@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 
 import nbformat
 import pytest
-from jupyter_client.manager import KernelManager
 
 import labkit.checks
 import labkit.containers
@@ -42,6 +41,7 @@ from labkit.docker_access import client
 from labkit.engine import cleanup
 from labkit.errors import LabError
 from tests.helpers import ROOT, copy_solution
+from tests.kernels import SocketKernelManager
 
 
 class Expected(NamedTuple):
@@ -144,7 +144,7 @@ class Kernel:
     """A Python kernel running in `cwd`; `execute` returns the error's class name and message, or None."""
 
     def __init__(self, cwd: Path) -> None:
-        self.manager = KernelManager(kernel_name="python3")
+        self.manager = SocketKernelManager(kernel_name="python3")
         self.manager.start_kernel(cwd=str(cwd), env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
         self.client = self.manager.client()
         self.client.start_channels()

@@ -8,12 +8,13 @@ from nbclient.exceptions import CellExecutionError
 
 from labkit.errors import CommandFailed
 from labkit.notebook import short_message
+from tests.kernels import SocketKernelManager
 
 
 def _run(*sources: str) -> nbformat.NotebookNode:
     notebook: nbformat.NotebookNode = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
-    client = NotebookClient(notebook, kernel_name="python3", timeout=60)
+    client = NotebookClient(notebook, kernel_name="python3", timeout=60, kernel_manager_class=SocketKernelManager)
     with pytest.raises(CellExecutionError):
         client.execute()
     return notebook
@@ -36,7 +37,7 @@ def test_other_errors_keep_their_full_traceback() -> None:
 def test_run_output_is_not_echoed_twice() -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("from labkit import run\nrun('echo streamed once')")]
-    NotebookClient(notebook, kernel_name="python3", timeout=60).execute()
+    NotebookClient(notebook, kernel_name="python3", timeout=60, kernel_manager_class=SocketKernelManager).execute()
     texts = [output.get("text", "") for output in notebook.cells[0].outputs]
     assert "".join(texts).count("streamed once") == 2  # the `$ echo ...` line and the output line
     assert all(output.output_type == "stream" for output in notebook.cells[0].outputs)
