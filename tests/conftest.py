@@ -81,7 +81,9 @@ def build_image(
 ) -> BuildImage:
     """build_image(name, dockerfile, files={}, labels=LABELS) -> "labkit-tests/<name>:<run>".
 
-    `{base}` in the Dockerfile stands for the busybox image. Built once per name and session.
+    `{base}` in the Dockerfile stands for the busybox image. Built once per name and session,
+    without the cache: under the containerd store a step image that two builds share (the
+    legacy builder's cache) outlives both images once they are removed.
     """
     built: dict[str, str] = {}
 
@@ -97,7 +99,7 @@ def build_image(
             (context / path).write_text(text)
         ref = f"{TEST_LAB}/{name}:{run_tag}"
         docker_client.images.build(
-            path=str(context), tag=ref, labels=LABELS if labels is None else labels, rm=True, forcerm=True
+            path=str(context), tag=ref, labels=LABELS if labels is None else labels, rm=True, forcerm=True, nocache=True
         )
         made.images.append(ref)
         built[name] = ref

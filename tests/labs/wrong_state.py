@@ -30,16 +30,16 @@ def database_service(lab_id: str, project: str, database: str, **options: Any) -
 
 
 def build(lab_id: str, context: Path, dockerfile: str, files: dict[str, str] | None = None) -> str:
-    """Build `dockerfile` (with `files` beside it) in `context`; returns its labelled tag.
-
-    Without the cache: the (legacy) builder would reuse another test's untagged step image, which
-    that test's cleanup removes with its own image, and this build would fail to find its parent."""
+    """Build `dockerfile` (with `files` beside it) in `context` as a learner does, with BuildKit;
+    returns its labelled tag. (The legacy builder of docker-py leaves a step image behind under the
+    containerd store: unlabelled, so no cleanup finds it.)"""
     context.mkdir(parents=True, exist_ok=True)
     (context / "Dockerfile").write_text(dockerfile)
     for name, text in (files or {}).items():
         (context / name).write_text(text)
     tag = names.image_tag(lab_id, unique(lab_id, "image").removeprefix("cdn-"))
-    client().images.build(path=str(context), tag=tag, labels=names.labels(lab_id), rm=True, forcerm=True, nocache=True)
+    command = ["docker", "build", *shlex.split(names.label_flags(lab_id)), "-t", tag, str(context)]
+    shell.run(command, quiet=True, record=False, env={"DOCKER_BUILDKIT": "1"})
     return tag
 
 

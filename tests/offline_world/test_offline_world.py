@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from labkit import catalog, names, run
+from labkit import catalog, run
 from labkit.engine import image_info
 from labkit.errors import CommandFailed
 from labkit.names import LOOPBACK, free_port
@@ -168,7 +168,9 @@ def test_a_build_on_the_sdk_reaches_nuget_as_the_machine_does(tmp_path: Path) ->
     (tmp_path / "Dockerfile").write_text(
         f"FROM {MCR}/dotnet/sdk:10.0\nRUN curl -sSf -o /dev/null https://api.nuget.org/v3/index.json\n"
     )
-    run(f"{WORLD_DOCKER} build --no-cache --label {names.LABEL_KEY}={TEST_LAB} {tmp_path}", quiet=True)
+    tag = f"{TEST_LAB}/offline-nuget:{os.getpid()}"  # a tag to remove it by: an untagged image stays behind
+    run(f"{WORLD_DOCKER} build --no-cache {LABEL_FLAGS} -t {tag} {tmp_path}", quiet=True)
+    run(f"{WORLD_DOCKER} rmi {tag}", quiet=True)
 
 
 # ---------------------------------------------------------------- Docker Hub asks for a token, MCR does not
